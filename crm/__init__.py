@@ -1,0 +1,1 @@
+"""The domain: customers, conversations, knowledge base. Imports neither FastAPI nor rasa_sdk."""

@@ -1,0 +1,78 @@
+"""One typed Settings object: every knob comes from the environment (or a .env file)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Development placeholders: fine on a laptop, refused when APP_ENV=production.
+DEV_TOKEN = "jiangxin-dev-token"
+DEV_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+DEV_SECRET = "jiangxin-dev-secret"
+_PLACEHOLDERS = {DEV_TOKEN, DEV_AES_KEY, DEV_SECRET}
+
+
+class Settings(BaseSettings):
+    """Configuration of the api, the bot runtime and the action server."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    app_env: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite:///var/jiangxin.db"
+    redis_url: str | None = None
+    rasa_url: str = "http://127.0.0.1:5005"
+    action_server_url: str = "http://127.0.0.1:5055"
+    port: int = 8000
+    knowledge_base_dir: str = "knowledge_base"
+
+    wechat_oa_appid: str = "wx0000000000000001"
+    wechat_oa_secret: str = DEV_SECRET
+    wechat_oa_token: str = DEV_TOKEN
+    wechat_oa_aes_key: str = DEV_AES_KEY
+    wechat_mp_appid: str = "wx0000000000000002"
+    wechat_mp_secret: str = DEV_SECRET
+    wechat_mp_token: str = DEV_TOKEN
+    wechat_mp_aes_key: str = DEV_AES_KEY
+    # Where outbound WeChat API calls go. Unset: the local sandbox mounted on this api.
+    wechat_api_base: str | None = None
+
+    # Seconds the callback waits for Rasa before answering `success` and replying later.
+    reply_budget_seconds: float = Field(default=4.0, gt=0, lt=5)
+    dedup_ttl_seconds: int = 600
+
+    @model_validator(mode="after")
+    def _refuse_placeholders_in_production(self) -> Settings:
+        if self.app_env == "production":
+            used = [
+                name
+                for name in ("wechat_oa_secret", "wechat_oa_token", "wechat_oa_aes_key",
+                             "wechat_mp_secret", "wechat_mp_token", "wechat_mp_aes_key")
+                if getattr(self, name) in _PLACEHOLDERS
+            ]
+            if used:
+                raise ValueError(f"placeholder secrets are not allowed in production: {used}")
+            if not self.wechat_api_base:
+                raise ValueError("WECHAT_API_BASE must be set in production")
+        for name in ("wechat_oa_aes_key", "wechat_mp_aes_key"):
+            if len(getattr(self, name)) != 43:
+                raise ValueError(f"{name.upper()} must be 43 characters (WeChat EncodingAESKey)")
+        return self
+
+    @property
+    def sandbox_enabled(self) -> bool:
+        """The local WeChat sandbox serves outbound calls when no real API base is configured."""
+        return not self.wechat_api_base
+
+    @property
+    def effective_wechat_api_base(self) -> str:
+        """Base URL (without trailing slash) of the WeChat API this process talks to."""
+        return (self.wechat_api_base or f"http://127.0.0.1:{self.port}/sandbox").rstrip("/")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Conversations and every message that goes in or out."""

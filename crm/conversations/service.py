@@ -1,0 +1,102 @@
+"""Storing conversations and messages: inbound first, always; outbound with its delivery state."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from crm.conversations.models import Conversation, Message
+from crm.conversations.schemas import InboundMessage
+from crm.customers.models import WechatIdentity
+from crm.customers.service import resolve_identity
+from crm.db import utcnow
+from crm.errors import Conflict, NotFound
+
+
+class DuplicateDelivery(Conflict):
+    """WeChat delivered a push we have already stored."""
+
+
+def get_or_create_conversation(
+    session: Session, identity: WechatIdentity, channel: str
+) -> Conversation:
+    """The conversation of this identity, opened on first contact."""
+    conversation = session.scalars(
+        select(Conversation).where(Conversation.identity_id == identity.id)
+    ).one_or_none()
+    if conversation is None:
+        conversation = Conversation(
+            customer_id=identity.customer_id, identity_id=identity.id, channel=channel
+        )
+        session.add(conversation)
+        session.flush()
+    return conversation
+
+
+def record_inbound(session: Session, inbound: InboundMessage) -> Message:
+    """Store an inbound message; a second delivery of the same push raises DuplicateDelivery."""
+    identity = resolve_identity(session, inbound.appid, inbound.openid, inbound.unionid)
+    conversation = get_or_create_conversation(session, identity, inbound.channel)
+    message = Message(
+        conversation=conversation,
+        direction="in",
+        msg_type=inbound.msg_type,
+        content=inbound.content,
+        wechat_msg_id=inbound.wechat_msg_id,
+        dedup_key=inbound.dedup_key,
+        raw=inbound.raw,
+    )
+    try:
+        with session.begin_nested():
+            session.add(message)
+            session.flush()
+    except IntegrityError as exc:
+        raise DuplicateDelivery(f"push {inbound.dedup_key} was already received") from exc
+    conversation.last_message_at = utcnow()
+    return message
+
+
+def record_outbound(
+    session: Session, reply_to: Message, content: str, delivery: str, status: str
+) -> Message:
+    """Store a reply to `reply_to`, with how it is delivered and whether it went out."""
+    message = Message(
+        conversation_id=reply_to.conversation_id,
+        direction="out",
+        msg_type="text",
+        content=content,
+        delivery=delivery,
+        status=status,
+        reply_to_id=reply_to.id,
+    )
+    session.add(message)
+    session.flush()
+    return message
+
+
+def set_delivery_status(
+    session: Session, message_id: int, status: str, error: str | None = None
+) -> Message:
+    """Record the outcome of sending an outbound message."""
+    message = session.get(Message, message_id)
+    if message is None:
+        raise NotFound(f"message {message_id} does not exist")
+    message.status = status
+    message.error = error
+    session.flush()
+    return message
+
+
+def get_message(session: Session, message_id: int) -> Message:
+    """A message by id."""
+    message = session.get(Message, message_id)
+    if message is None:
+        raise NotFound(f"message {message_id} does not exist")
+    return message
+
+
+def list_messages(session: Session, conversation_id: int) -> list[Message]:
+    """The whole transcript of a conversation, oldest first."""
+    stmt = select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
+    return list(session.scalars(stmt))

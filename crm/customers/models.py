@@ -1,0 +1,35 @@
+"""A customer is a person; a WeChat identity is one (appid, openid) through which they reach us."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm.db import Base, TimestampMixin
+
+
+class Customer(TimestampMixin, Base):
+    """A person who talks to us, with or without a membership."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    display_name: Mapped[str | None] = mapped_column(String(100))
+    identities: Mapped[list[WechatIdentity]] = relationship(back_populates="customer")
+
+
+class WechatIdentity(TimestampMixin, Base):
+    """One openid under one appid (official account or mini-program)."""
+
+    __tablename__ = "wechat_identities"
+    __table_args__ = (UniqueConstraint("appid", "openid"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    appid: Mapped[str] = mapped_column(String(32))
+    openid: Mapped[str] = mapped_column(String(64))
+    unionid: Mapped[str | None] = mapped_column(String(64), index=True)
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    customer: Mapped[Customer] = relationship(back_populates="identities")

@@ -1,0 +1,37 @@
+"""One error tree for the domain; the API and the actions each render it in one place."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error the domain raises on purpose."""
+
+    status_code = 400
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFound(DomainError):
+    """The thing asked for does not exist."""
+
+    status_code = 404
+
+
+class Conflict(DomainError):
+    """The request clashes with the current state (e.g. a duplicate)."""
+
+    status_code = 409
+
+
+class KnowledgeBaseError(DomainError):
+    """A knowledge-base file is invalid: names the file, the entry and what is wrong."""
+
+    status_code = 422
+
+    def __init__(self, file: str, entry: str, problem: str) -> None:
+        super().__init__(f"{file}: {entry}: {problem}")
+        self.file = file
+        self.entry = entry
+        self.problem = problem

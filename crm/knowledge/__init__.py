@@ -1,0 +1,1 @@
+"""The business's content: FAQs, products, stores and rules, loaded from knowledge_base/."""

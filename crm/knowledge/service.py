@@ -1,0 +1,63 @@
+"""Storing the validated knowledge base and reading answers from it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from crm.errors import NotFound
+from crm.knowledge.loader import KnowledgeBase
+from crm.knowledge.models import Faq, Product, Rule, Store
+
+
+@dataclass(frozen=True)
+class LoadSummary:
+    """How many entries of each kind a load wrote."""
+
+    faqs: int
+    products: int
+    stores: int
+    rules: int
+
+
+def replace_all(session: Session, kb: KnowledgeBase) -> LoadSummary:
+    """Replace the stored knowledge base with `kb` in the caller's unit of work."""
+    for model in (Faq, Product, Store, Rule):
+        session.execute(delete(model))
+    session.add_all(
+        Faq(id=f.id, category=f.category, question=f.question, answer=f.answer,
+            skus=f.skus, refs=f.refs)
+        for f in kb.faqs
+    )
+    session.add_all(
+        Product(sku=p.sku, name=p.name, brand=p.brand, series=p.series, category=p.category,
+                price_yuan=p.price_yuan, data=p.model_dump(mode="json"))
+        for p in kb.products
+    )
+    session.add_all(
+        Store(id=s.id, name=s.name, city=s.city, address=s.address, phone=s.phone,
+              data=s.model_dump(mode="json"))
+        for s in kb.stores
+    )
+    session.add_all(
+        Rule(id=r.entry.id, source=r.source, section=r.section, text=r.entry.text,
+             data=r.entry.model_dump(mode="json"))
+        for r in kb.rules
+    )
+    session.flush()
+    return LoadSummary(len(kb.faqs), len(kb.products), len(kb.stores), len(kb.rules))
+
+
+def get_faq(session: Session, faq_id: str) -> Faq:
+    """One FAQ by id (faq-001)."""
+    faq = session.get(Faq, faq_id)
+    if faq is None:
+        raise NotFound(f"FAQ {faq_id} is not in the knowledge base")
+    return faq
+
+
+def count_faqs(session: Session) -> int:
+    """How many FAQs are loaded (0 means the knowledge base was never loaded)."""
+    return session.scalar(select(func.count()).select_from(Faq)) or 0

@@ -1,0 +1,9 @@
+"""Imports every model module so that Base.metadata is complete (Alembic, tests)."""
+
+from crm.conversations.models import Conversation, Message
+from crm.customers.models import Customer, WechatIdentity
+from crm.db import Base
+from crm.knowledge.models import Faq, Product, Rule, Store
+
+__all__ = ["Base", "Conversation", "Customer", "Faq", "Message", "Product", "Rule", "Store",
+           "WechatIdentity"]
