@@ -39,7 +39,7 @@ def record_inbound(session: Session, inbound: InboundMessage) -> Message:
     identity = resolve_identity(session, inbound.appid, inbound.openid, inbound.unionid)
     conversation = get_or_create_conversation(session, identity, inbound.channel)
     message = Message(
-        conversation=conversation,
+        conversation_id=conversation.id,
         direction="in",
         msg_type=inbound.msg_type,
         content=inbound.content,

@@ -1,0 +1,1 @@
+"""The FastAPI app: WeChat callbacks, health, and (later) the mini-program API and back office."""

@@ -1,0 +1,1 @@
+"""The channel runtime: WeChat adapters, dedup, identity, routing to Rasa, reply delivery."""
