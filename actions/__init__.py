@@ -1,1 +1,1 @@
-"""Custom actions for Rasa (rasa-sdk action server): thin adapters over crm, one module a feature."""
+"""Custom actions for the rasa-sdk action server: thin adapters over crm, one module a feature."""

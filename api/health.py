@@ -44,5 +44,6 @@ async def healthz(context: Annotated[AppContext, Depends(get_context)]) -> JSONR
     )
     checks: dict[str, Any] = {"database": database, "rasa": rasa, "actions": actions}
     ok = all(checks.values())
-    return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks},
-                        status_code=200 if ok else 503)
+    return JSONResponse(
+        {"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503
+    )

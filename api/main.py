@@ -44,7 +44,9 @@ def build_context(settings: Settings, http: httpx.AsyncClient) -> AppContext:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The api: WeChat callbacks, health, and the WeChat sandbox in the embedded default."""
     settings = settings or get_settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -61,7 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse({"error": type(exc).__name__, "detail": exc.detail},
-                            status_code=exc.status_code)
+        return JSONResponse(
+            {"error": type(exc).__name__, "detail": exc.detail}, status_code=exc.status_code
+        )
 
     return app

@@ -1,4 +1,4 @@
-"""Outbound WeChat API calls (customer-service messages) through wechatpy, with a safe token policy."""
+"""Outbound WeChat API calls (customer-service messages) through wechatpy, safe token policy."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from crm.kv import redis_client
 TOKEN_ERRORS = {40001, 40014, 42001}
 
 
-class StableTokenClient(WeChatClient):  # type: ignore[misc]
+class StableTokenClient(WeChatClient):
     """wechatpy's client pointed at a configurable API base, using stable_token.
 
     wechatpy hard-codes api.weixin.qq.com for the token and retries token errors without bound;
@@ -32,8 +32,12 @@ class StableTokenClient(WeChatClient):  # type: ignore[misc]
     def fetch_access_token(self) -> dict[str, Any]:
         response = self._http.post(
             f"{self.api_base}/cgi-bin/stable_token",
-            json={"grant_type": "client_credential", "appid": self.appid,
-                  "secret": self.secret, "force_refresh": False},
+            json={
+                "grant_type": "client_credential",
+                "appid": self.appid,
+                "secret": self.secret,
+                "force_refresh": False,
+            },
             timeout=5,
         )
         try:

@@ -67,7 +67,11 @@ class ChannelRuntime:
             return None
         text = push.text
         if push.msg_type == "event":
-            return await self._reply_now(stored, replies.WELCOME) if push.event == "subscribe" else None
+            return (
+                await self._reply_now(stored, replies.WELCOME)
+                if push.event == "subscribe"
+                else None
+            )
         if not text:
             return await self._reply_now(stored, replies.NON_TEXT)
         return await self._ask_rasa(push, stored, text)
@@ -92,9 +96,7 @@ class ChannelRuntime:
         await asyncio.to_thread(self._store_outbound, stored, text, "passive", "sent")
         return text
 
-    async def _deliver_later(
-        self, task: Awaitable[BotTurn], openid: str, stored: Stored
-    ) -> None:
+    async def _deliver_later(self, task: Awaitable[BotTurn], openid: str, stored: Stored) -> None:
         try:
             answer = _join(await task)
         except RasaUnavailable as exc:
@@ -123,9 +125,14 @@ class ChannelRuntime:
 
     def _store_inbound(self, push: Push) -> Stored | None:
         inbound = InboundMessage(
-            appid=self.appid, channel=self.channel, openid=push.openid,
-            msg_type=push.msg_type, content=push.summary, dedup_key=push.dedup_key,
-            wechat_msg_id=push.wechat_msg_id, raw=push.xml,
+            appid=self.appid,
+            channel=self.channel,
+            openid=push.openid,
+            msg_type=push.msg_type,
+            content=push.summary,
+            dedup_key=push.dedup_key,
+            wechat_msg_id=push.wechat_msg_id,
+            raw=push.xml,
         )
         try:
             with session_scope() as session:

@@ -47,18 +47,21 @@ class SandboxState:
 
     def record(self, appid: str, payload: dict[str, Any]) -> int:
         with self._lock:
-            self.messages.append({"seq": len(self.messages) + 1, "appid": appid,
-                                  "at": time.time(), **payload})
+            self.messages.append(
+                {"seq": len(self.messages) + 1, "appid": appid, "at": time.time(), **payload}
+            )
             return len(self.messages)
 
 
 def create_sandbox(settings: Settings) -> FastAPI:
     """The sandbox ASGI app; its state is at `app.state.sandbox`."""
     app = FastAPI(title="WeChat API sandbox", docs_url=None, redoc_url=None)
-    state = SandboxState({
-        settings.wechat_oa_appid: settings.wechat_oa_secret,
-        settings.wechat_mp_appid: settings.wechat_mp_secret,
-    })
+    state = SandboxState(
+        {
+            settings.wechat_oa_appid: settings.wechat_oa_secret,
+            settings.wechat_mp_appid: settings.wechat_mp_secret,
+        }
+    )
     app.state.sandbox = state
 
     @app.get("/cgi-bin/token")

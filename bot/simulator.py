@@ -40,7 +40,9 @@ class WeChatSimulator:
     timeout: float = 10.0
     last_seq: int = 0
 
-    def text_xml(self, content: str, msg_id: int | None = None, create_time: int | None = None) -> str:
+    def text_xml(
+        self, content: str, msg_id: int | None = None, create_time: int | None = None
+    ) -> str:
         """The plaintext XML of a text message from this user."""
         msg_id = msg_id or (1 << 62) + secrets.randbits(60)  # beyond 2**53: must stay exact
         return (
@@ -55,23 +57,32 @@ class WeChatSimulator:
     def envelope(self, xml: str) -> tuple[dict[str, str], bytes]:
         """Query parameters and body of the POST WeChat would make for `xml`."""
         timestamp, nonce = str(int(time.time())), str(secrets.randbelow(10**9))
-        params = {"signature": sign(self.token, timestamp, nonce), "timestamp": timestamp,
-                  "nonce": nonce, "openid": self.openid}
+        params = {
+            "signature": sign(self.token, timestamp, nonce),
+            "timestamp": timestamp,
+            "nonce": nonce,
+            "openid": self.openid,
+        }
         if not self.safe_mode:
             return params, xml.encode()
         sealed = xmltodict.parse(
-            WeChatCrypto(self.token, self.aes_key, self.appid).encrypt_message(xml, nonce, timestamp)
+            WeChatCrypto(self.token, self.aes_key, self.appid).encrypt_message(
+                xml, nonce, timestamp
+            )
         )["xml"]
         params.update(encrypt_type="aes", msg_signature=sealed["MsgSignature"])
-        body = (f"<xml><ToUserName><![CDATA[{self.account}]]></ToUserName>"
-                f"<Encrypt><![CDATA[{sealed['Encrypt']}]]></Encrypt></xml>")
+        body = (
+            f"<xml><ToUserName><![CDATA[{self.account}]]></ToUserName>"
+            f"<Encrypt><![CDATA[{sealed['Encrypt']}]]></Encrypt></xml>"
+        )
         return params, body.encode()
 
     def post(self, xml: str) -> httpx.Response:
         """POST one push to the callback."""
         params, body = self.envelope(xml)
-        return httpx.post(f"{self.base_url}/wechat/oa", params=params, content=body,
-                          timeout=self.timeout)
+        return httpx.post(
+            f"{self.base_url}/wechat/oa", params=params, content=body, timeout=self.timeout
+        )
 
     def open_reply(self, response: httpx.Response) -> str | None:
         """The text of a passive reply (decrypted in safe mode), or None for `success`."""
@@ -96,8 +107,11 @@ class WeChatSimulator:
 
     def pushed(self) -> list[str]:
         """Customer-service messages the sandbox received for this user since the last call."""
-        response = httpx.get(f"{self.base_url}/sandbox/messages",
-                             params={"touser": self.openid, "after": self.last_seq}, timeout=5)
+        response = httpx.get(
+            f"{self.base_url}/sandbox/messages",
+            params={"touser": self.openid, "after": self.last_seq},
+            timeout=5,
+        )
         items = response.json()
         if items:
             self.last_seq = max(int(m["seq"]) for m in items)
@@ -113,10 +127,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--openid", default="o_local_demo_user")
     parser.add_argument("-m", "--message", action="append", help="send these and exit")
     args = parser.parse_args(argv)
-    sim = WeChatSimulator(args.url, settings.wechat_oa_token, settings.wechat_oa_aes_key,
-                          settings.wechat_oa_appid, openid=args.openid, safe_mode=not args.plain)
+    sim = WeChatSimulator(
+        args.url,
+        settings.wechat_oa_token,
+        settings.wechat_oa_aes_key,
+        settings.wechat_oa_appid,
+        openid=args.openid,
+        safe_mode=not args.plain,
+    )
     mode = "明文模式" if args.plain else "安全模式 (AES)"
-    print(f"模拟微信用户 {sim.openid} → {args.url}/wechat/oa，{mode}。输入消息回车发送，Ctrl-D 退出。")
+    print(
+        f"模拟微信用户 {sim.openid} → {args.url}/wechat/oa，{mode}。输入消息回车发送，Ctrl-D 退出。"
+    )
     try:
         sim.pushed()  # skip what earlier sessions received
         for line in args.message or iter(lambda: input("你：").strip(), None):

@@ -51,26 +51,66 @@ class Stack:
         app_python = sys.executable
         rasa = str(ROOT / ".venv-rasa" / "bin" / "rasa")
         cmds = {
-            "rasa": [rasa, "run", "--enable-api", "-m", str(MODEL), "-i", "127.0.0.1",
-                     "-p", str(self.rasa_port), "--endpoints", "endpoints.yml",
-                     "--credentials", "credentials.yml"],
-            "actions": [app_python, "-m", "rasa_sdk", "--actions", "actions",
-                        "-p", str(self.actions_port)],
+            "rasa": [
+                rasa,
+                "run",
+                "--enable-api",
+                "-m",
+                str(MODEL),
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(self.rasa_port),
+                "--endpoints",
+                "endpoints.yml",
+                "--credentials",
+                "credentials.yml",
+            ],
+            "actions": [
+                app_python,
+                "-m",
+                "rasa_sdk",
+                "--actions",
+                "actions",
+                "-p",
+                str(self.actions_port),
+            ],
         }
         if self.with_api:
-            cmds["api"] = [app_python, "-m", "uvicorn", "api.main:create_app", "--factory",
-                           "--host", "127.0.0.1", "--port", str(self.port)]
+            cmds["api"] = [
+                app_python,
+                "-m",
+                "uvicorn",
+                "api.main:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ]
         return cmds
 
     def start(self, output: IO[str] | None = None) -> None:
         """Start every process; their output goes to `output` with a name prefix."""
-        env = {**os.environ, **self.env, "PYTHONPATH": str(ROOT),
-               "RASA_URL": self.rasa_url, "ACTION_SERVER_URL": self.actions_url,
-               "PORT": str(self.port), "RASA_TELEMETRY_ENABLED": "false",
-               "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            **self.env,
+            "PYTHONPATH": str(ROOT),
+            "RASA_URL": self.rasa_url,
+            "ACTION_SERVER_URL": self.actions_url,
+            "PORT": str(self.port),
+            "RASA_TELEMETRY_ENABLED": "false",
+            "PYTHONUNBUFFERED": "1",
+        }
         for name, argv in self.commands().items():
-            proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(
+                argv,
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
             self.processes[name] = proc
             threading.Thread(target=_pump, args=(name, proc, output), daemon=True).start()
 
@@ -128,13 +168,16 @@ def main() -> int:
     stack.start(sys.stdout)
     try:
         seconds = stack.wait_ready()
-        print(f"\nrun: ready in {seconds:.0f} s\n"
-              f"  WeChat OA callback   {stack.api_url}/wechat/oa\n"
-              f"  health               {stack.api_url}/healthz\n"
-              f"  API docs             {stack.api_url}/docs\n"
-              f"  WeChat API sandbox   {stack.api_url}/sandbox/messages\n"
-              f"  Rasa                 {stack.rasa_url}\n"
-              f"  chat as a customer:  make chat   (in another terminal)\n", flush=True)
+        print(
+            f"\nrun: ready in {seconds:.0f} s\n"
+            f"  WeChat OA callback   {stack.api_url}/wechat/oa\n"
+            f"  health               {stack.api_url}/healthz\n"
+            f"  API docs             {stack.api_url}/docs\n"
+            f"  WeChat API sandbox   {stack.api_url}/sandbox/messages\n"
+            f"  Rasa                 {stack.rasa_url}\n"
+            f"  chat as a customer:  make chat   (in another terminal)\n",
+            flush=True,
+        )
         while all(p.poll() is None for p in stack.processes.values()):
             time.sleep(0.5)
         dead = [n for n, p in stack.processes.items() if p.poll() is not None]

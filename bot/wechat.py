@@ -1,4 +1,4 @@
-"""The official-account callback protocol: signatures, safe-mode AES, parsing and passive replies."""
+"""The official-account callback protocol: signatures, safe-mode AES, parsing, passive replies."""
 
 from __future__ import annotations
 
@@ -130,9 +130,7 @@ class OfficialAccountCodec:
     def _decrypt(self, query: CallbackQuery, body: bytes) -> str:
         try:
             return str(
-                self.crypto.decrypt_message(
-                    body, query.msg_signature, query.timestamp, query.nonce
-                )
+                self.crypto.decrypt_message(body, query.msg_signature, query.timestamp, query.nonce)
             )
         except InvalidSignatureException as exc:
             raise ForgedRequest("msg_signature mismatch") from exc

@@ -48,8 +48,14 @@ class Settings(BaseSettings):
         if self.app_env == "production":
             used = [
                 name
-                for name in ("wechat_oa_secret", "wechat_oa_token", "wechat_oa_aes_key",
-                             "wechat_mp_secret", "wechat_mp_token", "wechat_mp_aes_key")
+                for name in (
+                    "wechat_oa_secret",
+                    "wechat_oa_token",
+                    "wechat_oa_aes_key",
+                    "wechat_mp_secret",
+                    "wechat_mp_token",
+                    "wechat_mp_aes_key",
+                )
                 if getattr(self, name) in _PLACEHOLDERS
             ]
             if used:

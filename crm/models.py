@@ -5,5 +5,14 @@ from crm.customers.models import Customer, WechatIdentity
 from crm.db import Base
 from crm.knowledge.models import Faq, Product, Rule, Store
 
-__all__ = ["Base", "Conversation", "Customer", "Faq", "Message", "Product", "Rule", "Store",
-           "WechatIdentity"]
+__all__ = [
+    "Base",
+    "Conversation",
+    "Customer",
+    "Faq",
+    "Message",
+    "Product",
+    "Rule",
+    "Store",
+    "WechatIdentity",
+]

@@ -6,8 +6,8 @@ from logging.config import fileConfig
 
 from alembic import context
 
-from crm.db import make_engine
 from crm.config import get_settings
+from crm.db import make_engine
 from crm.models import Base
 
 config = context.config

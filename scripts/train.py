@@ -57,16 +57,31 @@ def main() -> int:
     print("train: training data changed, training the Rasa model (several minutes) ...", flush=True)
     started = time.monotonic()
     result = subprocess.run(
-        [str(RASA), "train", "--config", "config.yml", "--domain", "domain",
-         "--data", "nlu_data", "--out", "models", "--fixed-model-name", "jiangxin"],
-        cwd=ROOT, check=False,
+        [
+            str(RASA),
+            "train",
+            "--config",
+            "config.yml",
+            "--domain",
+            "domain",
+            "--data",
+            "nlu_data",
+            "--out",
+            "models",
+            "--fixed-model-name",
+            "jiangxin",
+        ],
+        cwd=ROOT,
+        check=False,
     )
     if result.returncode != 0:
         print("train: rasa train failed (see its output above)", file=sys.stderr)
         return result.returncode
     FINGERPRINT.write_text(current)
-    print(f"train: done in {time.monotonic() - started:.0f} s -> {MODEL.relative_to(ROOT)}",
-          flush=True)
+    print(
+        f"train: done in {time.monotonic() - started:.0f} s -> {MODEL.relative_to(ROOT)}",
+        flush=True,
+    )
     return 0
 
 

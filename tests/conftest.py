@@ -1,4 +1,4 @@
-"""Test settings: real PostgreSQL and Redis on 127.0.0.1 (override with TEST_DATABASE_URL, TEST_REDIS_URL)."""
+"""Test settings: real PostgreSQL and Redis on 127.0.0.1 (TEST_DATABASE_URL, TEST_REDIS_URL)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`python -m crm.knowledge load [DIR]`: validate the knowledge base and load it into the database."""
+"""`python -m crm.knowledge load [DIR]`: validate the knowledge base and load it into the db."""
 
 from __future__ import annotations
 

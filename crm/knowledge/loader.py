@@ -1,4 +1,4 @@
-"""Reads and validates the knowledge-base files; every error names the file, the entry and the fault."""
+"""Reads and validates the knowledge-base files; each error names the file, entry and fault."""
 
 from __future__ import annotations
 
@@ -45,9 +45,8 @@ def load_knowledge_base(directory: str | Path) -> KnowledgeBase:
         faqs=_entries(docs["faq.yml"], "faq.yml", "faqs", FaqEntry, "id"),
         products=_entries(docs["products.yml"], "products.yml", "products", ProductEntry, "sku"),
         stores=_stores(docs["stores.yml"]),
-        rules=_rules(docs["policies.yml"], "policies.yml") + _rules(
-            docs["membership.yml"], "membership.yml"
-        ),
+        rules=_rules(docs["policies.yml"], "policies.yml")
+        + _rules(docs["membership.yml"], "membership.yml"),
     )
     _check_unique("faq.yml", [f.id for f in kb.faqs])
     _check_unique("products.yml", [p.sku for p in kb.products])
@@ -79,9 +78,7 @@ def _validate(model: type[M], raw: Any, file: str, entry: str) -> M:
         raise KnowledgeBaseError(file, entry, problems) from exc
 
 
-def _entries(
-    doc: dict[str, Any], file: str, key: str, model: type[M], id_key: str
-) -> list[M]:
+def _entries(doc: dict[str, Any], file: str, key: str, model: type[M], id_key: str) -> list[M]:
     raw_list = doc.get(key)
     if not isinstance(raw_list, list) or not raw_list:
         raise KnowledgeBaseError(file, key, "must be a non-empty list")

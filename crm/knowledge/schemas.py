@@ -10,8 +10,17 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 FAQ_ID = re.compile(r"^faq-\d{3}$")
 FAQ_CATEGORIES = {
-    "product", "warranty", "repair", "returns", "membership", "points", "coupons",
-    "orders_delivery", "stores", "account_privacy", "usage_tips",
+    "product",
+    "warranty",
+    "repair",
+    "returns",
+    "membership",
+    "points",
+    "coupons",
+    "orders_delivery",
+    "stores",
+    "account_privacy",
+    "usage_tips",
 }
 
 
@@ -58,8 +67,13 @@ class ProductEntry(BaseModel):
     def related_skus(self) -> list[str]:
         """Every SKU this entry points at (compatibility and recommendation lists)."""
         extra = self.model_extra or {}
-        keys = ("compatible_batteries", "compatible_chargers", "compatible_accessories",
-                "compatible_tools", "recommended_for")
+        keys = (
+            "compatible_batteries",
+            "compatible_chargers",
+            "compatible_accessories",
+            "compatible_tools",
+            "recommended_for",
+        )
         return [sku for key in keys for sku in extra.get(key) or []]
 
 

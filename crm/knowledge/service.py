@@ -27,23 +27,47 @@ def replace_all(session: Session, kb: KnowledgeBase) -> LoadSummary:
     for model in (Faq, Product, Store, Rule):
         session.execute(delete(model))
     session.add_all(
-        Faq(id=f.id, category=f.category, question=f.question, answer=f.answer,
-            skus=f.skus, refs=f.refs)
+        Faq(
+            id=f.id,
+            category=f.category,
+            question=f.question,
+            answer=f.answer,
+            skus=f.skus,
+            refs=f.refs,
+        )
         for f in kb.faqs
     )
     session.add_all(
-        Product(sku=p.sku, name=p.name, brand=p.brand, series=p.series, category=p.category,
-                price_yuan=p.price_yuan, data=p.model_dump(mode="json"))
+        Product(
+            sku=p.sku,
+            name=p.name,
+            brand=p.brand,
+            series=p.series,
+            category=p.category,
+            price_yuan=p.price_yuan,
+            data=p.model_dump(mode="json"),
+        )
         for p in kb.products
     )
     session.add_all(
-        Store(id=s.id, name=s.name, city=s.city, address=s.address, phone=s.phone,
-              data=s.model_dump(mode="json"))
+        Store(
+            id=s.id,
+            name=s.name,
+            city=s.city,
+            address=s.address,
+            phone=s.phone,
+            data=s.model_dump(mode="json"),
+        )
         for s in kb.stores
     )
     session.add_all(
-        Rule(id=r.entry.id, source=r.source, section=r.section, text=r.entry.text,
-             data=r.entry.model_dump(mode="json"))
+        Rule(
+            id=r.entry.id,
+            source=r.source,
+            section=r.section,
+            text=r.entry.text,
+            data=r.entry.model_dump(mode="json"),
+        )
         for r in kb.rules
     )
     session.flush()

@@ -27,8 +27,13 @@ def client(engine: Engine, redis_db: redis.Redis) -> Iterator[TestClient]:
 
 def _sim(client: TestClient, safe_mode: bool = True) -> WeChatSimulator:
     s = get_settings()
-    return WeChatSimulator("http://testserver", s.wechat_oa_token, s.wechat_oa_aes_key,
-                           s.wechat_oa_appid, safe_mode=safe_mode)
+    return WeChatSimulator(
+        "http://testserver",
+        s.wechat_oa_token,
+        s.wechat_oa_aes_key,
+        s.wechat_oa_appid,
+        safe_mode=safe_mode,
+    )
 
 
 def _post(client: TestClient, sim: WeChatSimulator, xml: str, **override: str):  # type: ignore[no-untyped-def]
@@ -38,22 +43,31 @@ def _post(client: TestClient, sim: WeChatSimulator, xml: str, **override: str): 
 
 def _count(openid: str) -> int:
     with session_scope() as session:
-        return session.scalar(
-            select(func.count()).select_from(Message).where(Message.raw.contains(openid))
-        ) or 0
+        return (
+            session.scalar(
+                select(func.count()).select_from(Message).where(Message.raw.contains(openid))
+            )
+            or 0
+        )
 
 
 def _event(sim: WeChatSimulator, event: str, created: int) -> str:
-    return (f"<xml><ToUserName><![CDATA[{sim.account}]]></ToUserName>"
-            f"<FromUserName><![CDATA[{sim.openid}]]></FromUserName>"
-            f"<CreateTime>{created}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
-            f"<Event><![CDATA[{event}]]></Event></xml>")
+    return (
+        f"<xml><ToUserName><![CDATA[{sim.account}]]></ToUserName>"
+        f"<FromUserName><![CDATA[{sim.openid}]]></FromUserName>"
+        f"<CreateTime>{created}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+        f"<Event><![CDATA[{event}]]></Event></xml>"
+    )
 
 
 def test_url_verification_echoes_only_for_wechat(client: TestClient) -> None:
     token = get_settings().wechat_oa_token
-    ok = {"signature": sign(token, "1714036504", "1514711492"), "timestamp": "1714036504",
-          "nonce": "1514711492", "echostr": "4375120948345356249"}
+    ok = {
+        "signature": sign(token, "1714036504", "1514711492"),
+        "timestamp": "1714036504",
+        "nonce": "1514711492",
+        "echostr": "4375120948345356249",
+    }
     response = client.get("/wechat/oa", params=ok)
     assert (response.status_code, response.text) == (200, "4375120948345356249")
     forged = client.get("/wechat/oa", params={**ok, "signature": "0" * 40})
@@ -104,11 +118,13 @@ def test_dedup_survives_a_lost_redis_claim(client: TestClient, redis_db: redis.R
 def test_image_is_kept_and_answered_politely(client: TestClient) -> None:
     sim = _sim(client)
     msg_id = (1 << 62) + secrets.randbits(60)
-    xml = (f"<xml><ToUserName><![CDATA[{sim.account}]]></ToUserName>"
-           f"<FromUserName><![CDATA[{sim.openid}]]></FromUserName>"
-           f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[image]]></MsgType>"
-           f"<PicUrl><![CDATA[http://example.com/a.jpg]]></PicUrl>"
-           f"<MediaId><![CDATA[media1]]></MediaId><MsgId>{msg_id}</MsgId></xml>")
+    xml = (
+        f"<xml><ToUserName><![CDATA[{sim.account}]]></ToUserName>"
+        f"<FromUserName><![CDATA[{sim.openid}]]></FromUserName>"
+        f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[image]]></MsgType>"
+        f"<PicUrl><![CDATA[http://example.com/a.jpg]]></PicUrl>"
+        f"<MediaId><![CDATA[media1]]></MediaId><MsgId>{msg_id}</MsgId></xml>"
+    )
     assert sim.open_reply(_post(client, sim, xml)) == replies.NON_TEXT
     with session_scope() as session:
         stored = session.scalars(select(Message).where(Message.wechat_msg_id == msg_id)).one()

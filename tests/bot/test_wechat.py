@@ -26,8 +26,11 @@ ENCRYPT = (
     "7mukcHC24g=="
 )
 SAFE_QUERY = CallbackQuery(
-    signature="899cf89e464efb63f54ddac96b0a0a235f53aa78", timestamp="1714037059",
-    nonce="486452656", encrypt_type="aes", msg_signature="ae3df4a33e199f2bc4c481c0830b1e8cf5cb3c00",
+    signature="899cf89e464efb63f54ddac96b0a0a235f53aa78",
+    timestamp="1714037059",
+    nonce="486452656",
+    encrypt_type="aes",
+    msg_signature="ae3df4a33e199f2bc4c481c0830b1e8cf5cb3c00",
 )
 SAFE_BODY = (
     f"<xml><ToUserName><![CDATA[gh_97417a04a28d]]></ToUserName>"
@@ -39,8 +42,13 @@ codec = OfficialAccountCodec(TOKEN, AES_KEY, APPID)
 
 def test_official_signature_vectors() -> None:
     assert sign(TOKEN, "1714036504", "1514711492") == "f464b24fc39322e44b38aa78f5edd27bd1441696"
-    codec.verify(CallbackQuery(signature="f464b24fc39322e44b38aa78f5edd27bd1441696",
-                               timestamp="1714036504", nonce="1514711492"))
+    codec.verify(
+        CallbackQuery(
+            signature="f464b24fc39322e44b38aa78f5edd27bd1441696",
+            timestamp="1714036504",
+            nonce="1514711492",
+        )
+    )
     with pytest.raises(ForgedRequest):
         codec.verify(CallbackQuery(signature="0" * 40, timestamp="1714036504", nonce="1514711492"))
 
@@ -64,8 +72,13 @@ def test_tampered_ciphertext_or_wrong_msg_signature_is_forged() -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [b"<xml><ToUserName>", b"not xml at all", b"<xml><FromUserName>x</FromUserName></xml>",
-     b'<!DOCTYPE x [<!ENTITY a "b">]><xml><MsgType>text</MsgType></xml>', b"\xff\xfe"],
+    [
+        b"<xml><ToUserName>",
+        b"not xml at all",
+        b"<xml><FromUserName>x</FromUserName></xml>",
+        b'<!DOCTYPE x [<!ENTITY a "b">]><xml><MsgType>text</MsgType></xml>',
+        b"\xff\xfe",
+    ],
 )
 def test_malformed_plaintext_bodies(body: bytes) -> None:
     sim = WeChatSimulator("http://unused", TOKEN, AES_KEY, APPID, safe_mode=False)
@@ -82,8 +95,9 @@ def test_reply_round_trip_in_safe_mode_escapes_cdata() -> None:
     assert push.text == "hi ]]> there"
     sealed = codec.reply(push, "答复 ]]> 完", query)
     envelope = xmltodict.parse(sealed)["xml"]
-    assert envelope["MsgSignature"] == sign(TOKEN, envelope["TimeStamp"], envelope["Nonce"],
-                                            envelope["Encrypt"])
+    assert envelope["MsgSignature"] == sign(
+        TOKEN, envelope["TimeStamp"], envelope["Nonce"], envelope["Encrypt"]
+    )
     assert sim.open_reply(httpx.Response(200, text=sealed)) == "答复 ]]> 完"
 
 

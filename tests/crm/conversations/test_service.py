@@ -23,8 +23,15 @@ BIG_MSG_ID = 9_223_372_036_854_775_807  # largest 64-bit MsgId: beyond float pre
 
 
 def _inbound(openid: str, key: str, msg_id: int | None = None) -> InboundMessage:
-    return InboundMessage(appid="wx_test", channel="oa", openid=openid, msg_type="text",
-                          content="电池保修多久", dedup_key=key, wechat_msg_id=msg_id)
+    return InboundMessage(
+        appid="wx_test",
+        channel="oa",
+        openid=openid,
+        msg_type="text",
+        content="电池保修多久",
+        dedup_key=key,
+        wechat_msg_id=msg_id,
+    )
 
 
 def test_first_message_creates_customer_identity_and_conversation(db: Session) -> None:
@@ -52,5 +59,7 @@ def test_unionid_links_identities_of_one_person(db: Session) -> None:
     oa = resolve_identity(db, "wx_oa", "o-oa-" + secrets.token_hex(4), unionid="u-1")
     mp = resolve_identity(db, "wx_mp", "o-mp-" + secrets.token_hex(4), unionid="u-1")
     assert oa.customer_id == mp.customer_id
-    assert db.scalar(select(func.count()).select_from(Customer).where(
-        Customer.id == oa.customer_id)) == 1
+    assert (
+        db.scalar(select(func.count()).select_from(Customer).where(Customer.id == oa.customer_id))
+        == 1
+    )

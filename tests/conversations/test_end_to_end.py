@@ -1,0 +1,100 @@
+"""A signed WeChat message goes in, the real Rasa model decides, the knowledge base answers."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from sqlalchemy import select
+
+from bot import replies
+from bot.stack import Stack
+from crm.conversations.models import Message
+from crm.db import session_scope
+from crm.knowledge.models import Faq
+from tests.conversations.conftest import serve_api, simulator
+
+pytestmark = pytest.mark.e2e
+DOMAIN = yaml.safe_load((Path(__file__).resolve().parents[2] / "domain/core.yml").read_text())
+
+
+def faq_answer(faq_id: str) -> str:
+    with session_scope() as session:
+        faq = session.get(Faq, faq_id)
+        assert faq is not None
+        return faq.answer
+
+
+def transcript(openid: str) -> list[Message]:
+    with session_scope() as session:
+        first = session.scalars(select(Message).where(Message.raw.contains(openid))).first()
+        assert first is not None, "inbound message was not stored"
+        stmt = select(Message).where(Message.conversation_id == first.conversation_id)
+        return list(session.scalars(stmt.order_by(Message.id)))
+
+
+def wait_pushed(sim, seconds: float = 60) -> list[str]:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if texts := sim.pushed():
+            return texts
+        time.sleep(0.2)
+    return []
+
+
+def test_battery_warranty_in_safe_mode(api_url: str) -> None:
+    sim = simulator(api_url)
+    assert sim.say("电池保修多久") == faq_answer("faq-017")
+    messages = transcript(sim.openid)
+    assert [(m.direction, m.content) for m in messages] == [
+        ("in", "电池保修多久"),
+        ("out", faq_answer("faq-017")),
+    ]
+    assert (messages[1].delivery, messages[1].status) == ("passive", "sent")
+
+
+def test_greeting_in_plaintext_mode(api_url: str) -> None:
+    sim = simulator(api_url, safe_mode=False)
+    assert sim.say("你好") == DOMAIN["responses"]["utter_greet"][0]["text"]
+
+
+def test_slow_rasa_answers_through_customer_service_api(rasa_stack: Stack) -> None:
+    with serve_api(
+        rasa_url=rasa_stack.rasa_url,
+        action_server_url=rasa_stack.actions_url,
+        reply_budget_seconds=0.001,
+    ) as url:
+        sim = simulator(url)
+        assert sim.say("电池保修多久") is None  # `success` at once, answer comes later
+        assert wait_pushed(sim) == [faq_answer("faq-017")]
+    out = transcript(sim.openid)[-1]
+    assert (out.direction, out.delivery, out.status) == ("out", "custom", "sent")
+
+
+def test_rasa_down_gets_holding_reply_and_message_is_kept(rasa_stack: Stack) -> None:
+    with serve_api(rasa_url="http://127.0.0.1:9", action_server_url=rasa_stack.actions_url) as url:
+        sim = simulator(url)
+        assert sim.say("电池保修多久") == replies.BUSY
+        assert httpx.get(f"{url}/healthz").status_code == 503
+    assert transcript(sim.openid)[0].content == "电池保修多久"
+
+
+def test_concurrent_redeliveries_are_answered_once(api_url: str) -> None:
+    sim = simulator(api_url)
+    xml = sim.text_xml("退货要多少天内")
+    with ThreadPoolExecutor(3) as pool:
+        responses = list(pool.map(lambda _: sim.post(xml), range(3)))
+    assert all(r.status_code == 200 for r in responses)
+    answered = [r for r in responses if r.text != "success"]
+    assert len(answered) == 1
+    assert [m.direction for m in transcript(sim.openid)] == ["in", "out"]
+
+
+def test_healthz_is_ready(api_url: str) -> None:
+    response = httpx.get(f"{api_url}/healthz")
+    assert response.status_code == 200
+    assert response.json()["checks"] == {"database": True, "rasa": True, "actions": True}
