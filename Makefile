@@ -10,7 +10,7 @@ RASA := $(RASA_VENV)/bin/rasa
 export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: help install train run chat test test-fast lint validate migrate kb lock clean
+.PHONY: help install train run chat test lint validate migrate kb lock clean eval
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -74,3 +74,6 @@ validate: install  ## rasa data validate
 
 clean:  ## remove environments, models and the local database
 	rm -rf $(VENV) $(RASA_VENV) models var .rasa
+
+eval: train  ## top-1 accuracy on held-out questions (eval/), never trained on
+	@$(PY) scripts/evaluate.py

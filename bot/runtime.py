@@ -17,6 +17,9 @@ from crm.kv import KeyValueStore
 
 log = logging.getLogger(__name__)
 
+# Message types a customer sends on purpose: they get a polite answer even when not text.
+ANSWERED_TYPES = {"image", "voice", "video", "shortvideo", "location", "link"}
+
 # Sends one customer-service text (openid, text); runs in a worker thread.
 SendText = Callable[[str, str], None]
 
@@ -73,7 +76,9 @@ class ChannelRuntime:
                 else None
             )
         if not text:
-            return await self._reply_now(stored, replies.NON_TEXT)
+            if push.msg_type in ANSWERED_TYPES:
+                return await self._reply_now(stored, replies.NON_TEXT)
+            return None  # unknown types: kept, answered `success`
         return await self._ask_rasa(push, stored, text)
 
     async def _ask_rasa(self, push: Push, stored: Stored, text: str) -> str | None:

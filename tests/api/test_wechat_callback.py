@@ -136,3 +136,11 @@ def test_unknown_event_answers_success(client: TestClient) -> None:
     response = _post(client, sim, _event(sim, "some_future_event", int(time.time())))
     assert (response.status_code, response.text) == (200, "success")
     assert _count(sim.openid) == 1  # kept, even though nothing is said
+
+
+def test_unknown_message_type_is_kept_and_answered_success(client: TestClient) -> None:
+    sim = _sim(client, safe_mode=False)
+    xml = sim.text_xml("x").replace("<![CDATA[text]]>", "<![CDATA[hologram]]>")
+    response = _post(client, sim, xml)
+    assert (response.status_code, response.text) == (200, "success")
+    assert _count(sim.openid) == 1
