@@ -9,6 +9,7 @@ PY := $(VENV)/bin/python
 RASA := $(RASA_VENV)/bin/rasa
 export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
 .PHONY: help install train run chat test lint validate migrate kb lock clean eval
 

@@ -100,6 +100,7 @@ class Stack:
             "ACTION_SERVER_URL": self.actions_url,
             "PORT": str(self.port),
             "RASA_TELEMETRY_ENABLED": "false",
+            "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
             "PYTHONUNBUFFERED": "1",
         }
         for name, argv in self.commands().items():
