@@ -11,7 +11,6 @@ import json
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import httpx
 import yaml
@@ -54,16 +53,28 @@ def main() -> int:
         total[group] += 1
         right[group] += expect == label
     for group in sorted(total):
-        print(f"eval: {group:<14} {right[group]:>4}/{total[group]:<4} "
-              f"{100 * right[group] / total[group]:.1f}%")
+        print(
+            f"eval: {group:<14} {right[group]:>4}/{total[group]:<4} "
+            f"{100 * right[group] / total[group]:.1f}%"
+        )
     overall = sum(right.values()) / len(results)
-    print(f"eval: overall        {sum(right.values()):>4}/{len(results):<4} {100 * overall:.1f}%"
-          f"   ({1000 * elapsed / len(results):.0f} ms per parse)")
+    print(
+        f"eval: overall        {sum(right.values()):>4}/{len(results):<4} {100 * overall:.1f}%"
+        f"   ({1000 * elapsed / len(results):.0f} ms per parse)"
+    )
     misses = [r for r in results if r[1] != r[2]]
     out = ROOT / "results" / "eval_misses.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps([{"text": t, "expect": e, "got": g, "confidence": round(c, 3)}
-                               for _, e, g, c, t in misses], ensure_ascii=False, indent=1))
+    out.write_text(
+        json.dumps(
+            [
+                {"text": t, "expect": e, "got": g, "confidence": round(c, 3)}
+                for _, e, g, c, t in misses
+            ],
+            ensure_ascii=False,
+            indent=1,
+        )
+    )
     print(f"eval: misses written to {out.relative_to(ROOT)}")
     return 0
 

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import socket
 import sys
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
 import pytest
-import uvicorn
 from sqlalchemy import Engine
 
-from api.main import create_app
 from bot.simulator import WeChatSimulator
 from bot.stack import MODEL, Stack
 from crm.config import Settings
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.servers import free_port, serve_api
 
 
 @pytest.fixture(scope="session")
@@ -38,28 +26,6 @@ def rasa_stack(engine: Engine) -> Iterator[Stack]:
         yield stack
     finally:
         stack.stop()
-
-
-@contextmanager
-def serve_api(**overrides: Any) -> Iterator[str]:
-    """The api on a free port (so the outbound client reaches its sandbox over HTTP)."""
-    port = free_port()
-    settings = Settings(port=port, **overrides)
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise TimeoutError("api did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(20)
 
 
 @pytest.fixture(scope="module")

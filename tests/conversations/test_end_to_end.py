@@ -16,7 +16,8 @@ from bot.stack import Stack
 from crm.conversations.models import Message
 from crm.db import session_scope
 from crm.knowledge.models import Faq
-from tests.conversations.conftest import serve_api, simulator
+from tests.conversations.conftest import simulator
+from tests.servers import serve_api
 
 pytestmark = pytest.mark.e2e
 DOMAIN = yaml.safe_load((Path(__file__).resolve().parents[2] / "domain/core.yml").read_text())
