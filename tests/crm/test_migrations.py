@@ -7,6 +7,7 @@ from pathlib import Path
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect
+from sqlalchemy.orm import Session
 
 from crm.db import make_engine, session_scope
 from crm.knowledge.loader import load_knowledge_base
@@ -30,8 +31,6 @@ def test_sqlite_embedded_default_migrates_and_loads(tmp_path: Path) -> None:
         inspect(sqlite).get_table_names()
     )
     with sqlite.begin() as conn:
-        from sqlalchemy.orm import Session
-
         with Session(bind=conn) as session:
             replace_all(session, load_knowledge_base(ROOT / "knowledge_base"))
             assert count_faqs(session) == 90
