@@ -30,8 +30,7 @@ def test_sqlite_embedded_default_migrates_and_loads(tmp_path: Path) -> None:
     assert {"customers", "wechat_identities", "conversations", "messages", "kb_faqs"} <= set(
         inspect(sqlite).get_table_names()
     )
-    with sqlite.begin() as conn:
-        with Session(bind=conn) as session:
-            replace_all(session, load_knowledge_base(ROOT / "knowledge_base"))
-            assert count_faqs(session) == 90
+    with sqlite.begin() as conn, Session(bind=conn) as session:
+        replace_all(session, load_knowledge_base(ROOT / "knowledge_base"))
+        assert count_faqs(session) == 90
     sqlite.dispose()
