@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -57,6 +58,7 @@ class ChannelRuntime:
 
     async def handle(self, push: Push) -> str | None:
         """The passive reply text for `push`, or None to answer `success`."""
+        started = time.monotonic()
         claim = f"wx:{self.appid}:{push.dedup_key}"
         if not self.store.claim(claim, self.dedup_ttl):
             log.info("duplicate delivery %s ignored", push.dedup_key)
@@ -79,16 +81,18 @@ class ChannelRuntime:
             if push.msg_type in ANSWERED_TYPES:
                 return await self._reply_now(stored, replies.NON_TEXT)
             return None  # unknown types: kept, answered `success`
-        return await self._ask_rasa(push, stored, text)
+        # The budget counts from the push's arrival, not from when Rasa is asked.
+        remaining = max(0.0, self.budget - (time.monotonic() - started))
+        return await self._ask_rasa(push, stored, text, remaining)
 
-    async def _ask_rasa(self, push: Push, stored: Stored, text: str) -> str | None:
+    async def _ask_rasa(self, push: Push, stored: Stored, text: str, budget: float) -> str | None:
         sender = f"{self.appid}:{push.openid}"
         metadata = {"appid": self.appid, "channel": self.channel, "openid": push.openid}
         task = asyncio.create_task(self.rasa.send(sender, text, metadata))
         try:
-            turn = await asyncio.wait_for(asyncio.shield(task), self.budget)
+            turn = await asyncio.wait_for(asyncio.shield(task), budget)
         except TimeoutError:
-            log.warning("Rasa slower than %.1fs for %s: replying later", self.budget, sender)
+            log.warning("no answer within %.1f s for %s: replying later", self.budget, sender)
             self._keep(self._deliver_later(task, push.openid, stored))
             return None
         except RasaUnavailable as exc:
