@@ -7,10 +7,22 @@ from dataclasses import dataclass
 import httpx
 from fastapi import Request
 
+from bot.delivery import DeliveryWorker
 from bot.rasa_client import RasaClient
 from bot.runtime import ChannelRuntime
-from bot.wechat import OfficialAccountCodec
+from bot.wechat import WeChatCodec
+from bot.wechat_api import WeChatAPI
 from crm.config import Settings
+
+
+@dataclass
+class Channel:
+    """One WeChat account: how its pushes are opened and who answers them."""
+
+    codec: WeChatCodec
+    runtime: ChannelRuntime
+    api: WeChatAPI
+    formats: tuple[str, ...]
 
 
 @dataclass
@@ -20,8 +32,9 @@ class AppContext:
     settings: Settings
     http: httpx.AsyncClient
     rasa: RasaClient
-    oa_codec: OfficialAccountCodec
-    oa_runtime: ChannelRuntime
+    oa: Channel
+    mp: Channel
+    worker: DeliveryWorker
 
 
 def get_context(request: Request) -> AppContext:

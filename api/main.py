@@ -2,43 +2,84 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from api import health, wechat
-from api.deps import AppContext
-from bot.outbound import make_client
+from api import health, mp, wechat
+from api.deps import AppContext, Channel
+from bot.delivery import DeliveryWorker
 from bot.rasa_client import RasaClient
 from bot.runtime import ChannelRuntime
 from bot.sandbox import create_sandbox
-from bot.wechat import OfficialAccountCodec
+from bot.wechat import WeChatCodec
+from bot.wechat_api import WeChatAPI
 from crm.config import Settings, get_settings
 from crm.errors import DomainError
 from crm.kv import get_store
 
 
 def build_context(settings: Settings, http: httpx.AsyncClient) -> AppContext:
-    """Wire the channel runtime for the configured accounts."""
+    """Wire both WeChat accounts to Rasa, the outbox and the delivery worker."""
     rasa = RasaClient(settings.rasa_url, http)
-    oa_client = make_client(settings, settings.wechat_oa_appid, settings.wechat_oa_secret)
-    runtime = ChannelRuntime(
-        appid=settings.wechat_oa_appid,
-        channel="oa",
-        store=get_store(),
+    store = get_store()
+    base = settings.effective_wechat_api_base
+    apis = {
+        "oa": WeChatAPI(settings.wechat_oa_appid, settings.wechat_oa_secret, base, store, http),
+        "mp": WeChatAPI(settings.wechat_mp_appid, settings.wechat_mp_secret, base, store, http),
+    }
+    worker = DeliveryWorker(
+        {api.appid: api for api in apis.values()}, miniprogram_appids={settings.wechat_mp_appid}
+    )
+
+    def channel(name: str, token: str, keys: list[str], passive: bool) -> Channel:
+        api = apis[name]
+        runtime = ChannelRuntime(
+            appid=api.appid,
+            channel=name,
+            store=store,
+            rasa=rasa,
+            wake_delivery=worker.wake,
+            budget_seconds=settings.reply_budget_seconds,
+            passive_replies=passive,
+            dedup_ttl_seconds=settings.dedup_ttl_seconds,
+            lookup_unionid=_unionid_of(api) if passive else None,
+        )
+        formats = ("xml",) if passive else ("xml", "json")
+        return Channel(WeChatCodec(token, keys, api.appid), runtime, api, formats)
+
+    return AppContext(
+        settings=settings,
+        http=http,
         rasa=rasa,
-        send_text=oa_client.send_text,
-        budget_seconds=settings.reply_budget_seconds,
-        dedup_ttl_seconds=settings.dedup_ttl_seconds,
+        worker=worker,
+        oa=channel(
+            "oa",
+            settings.wechat_oa_token,
+            [settings.wechat_oa_aes_key, settings.wechat_oa_aes_key_previous],
+            True,
+        ),
+        mp=channel(
+            "mp",
+            settings.wechat_mp_token,
+            [settings.wechat_mp_aes_key, settings.wechat_mp_aes_key_previous],
+            False,
+        ),
     )
-    codec = OfficialAccountCodec(
-        settings.wechat_oa_token, settings.wechat_oa_aes_key, settings.wechat_oa_appid
-    )
-    return AppContext(settings=settings, http=http, rasa=rasa, oa_codec=codec, oa_runtime=runtime)
+
+
+def _unionid_of(api: WeChatAPI) -> Callable[[str], Awaitable[str | None]]:
+    async def lookup(openid: str) -> str | None:
+        unionid = (await api.user_info(openid)).get("unionid")
+        return str(unionid) if unionid else None
+
+    return lookup
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -51,13 +92,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with httpx.AsyncClient() as http:
-            app.state.context = build_context(settings, http)
+            context = build_context(settings, http)
+            app.state.context = context
+            worker = (
+                asyncio.create_task(context.worker.run_forever())
+                if settings.delivery_worker
+                else None
+            )
             yield
-            await app.state.context.oa_runtime.drain()
+            await context.oa.runtime.drain()
+            await context.mp.runtime.drain()
+            if worker is not None:
+                await context.worker.run_once()
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
 
     app = FastAPI(title="匠心五金 WeChat bot", lifespan=lifespan)
     app.include_router(wechat.router)
     app.include_router(health.router)
+    app.include_router(mp.router)
     if settings.sandbox_enabled:
         app.mount("/sandbox", create_sandbox(settings))
 

@@ -8,45 +8,70 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from api.deps import AppContext, get_context
+from api.deps import AppContext, Channel, get_context
 from bot.wechat import ForgedRequest, MalformedPush, query_from_mapping
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/wechat", tags=["wechat"])
 Context = Annotated[AppContext, Depends(get_context)]
 
-SUCCESS = PlainTextResponse("success")
-FORBIDDEN = PlainTextResponse("invalid signature", status_code=403)
+
+def _success() -> Response:
+    return PlainTextResponse("success")
+
+
+def _forbidden() -> Response:
+    return PlainTextResponse("invalid signature", status_code=403)
+
+
+def _verify(request: Request, channel: Channel) -> Response:
+    query = query_from_mapping(request.query_params)
+    try:
+        channel.codec.verify(query)
+    except ForgedRequest:
+        return _forbidden()
+    return PlainTextResponse(query.echostr)
+
+
+async def _receive(request: Request, channel: Channel, name: str) -> Response:
+    query = query_from_mapping(request.query_params)
+    try:
+        push = channel.codec.open(query, await request.body(), channel.formats)
+    except ForgedRequest as exc:
+        log.warning("rejected %s push: %s", name, exc)
+        return _forbidden()
+    except MalformedPush as exc:
+        log.warning("malformed %s push ignored: %s", name, exc)
+        return _success()
+    try:
+        reply = await channel.runtime.handle(push)
+    except Exception:
+        log.exception("%s push %s could not be stored", name, push.dedup_key)
+        return PlainTextResponse("temporarily unavailable", status_code=503)
+    if reply is None:
+        return _success()
+    return Response(channel.codec.reply(push, reply, query), media_type="application/xml")
 
 
 @router.get("/oa")
 def verify_oa(request: Request, context: Context) -> Response:
-    """URL verification: echo `echostr` when the signature is WeChat's."""
-    query = query_from_mapping(request.query_params)
-    try:
-        context.oa_codec.verify(query)
-    except ForgedRequest:
-        return FORBIDDEN
-    return PlainTextResponse(query.echostr)
+    """Official-account URL verification: echo `echostr` when the signature is WeChat's."""
+    return _verify(request, context.oa)
 
 
 @router.post("/oa")
 async def receive_oa(request: Request, context: Context) -> Response:
-    """A push from the official account: answered passively within the budget, else `success`."""
-    query = query_from_mapping(request.query_params)
-    try:
-        push = context.oa_codec.open(query, await request.body())
-    except ForgedRequest as exc:
-        log.warning("rejected OA push: %s", exc)
-        return FORBIDDEN
-    except MalformedPush as exc:
-        log.warning("malformed OA push ignored: %s", exc)
-        return SUCCESS
-    try:
-        reply = await context.oa_runtime.handle(push)
-    except Exception:
-        log.exception("OA push %s could not be stored", push.dedup_key)
-        return PlainTextResponse("temporarily unavailable", status_code=503)
-    if reply is None:
-        return SUCCESS
-    return Response(context.oa_codec.reply(push, reply, query), media_type="application/xml")
+    """An official-account push: a passive reply within the budget, else `success`."""
+    return await _receive(request, context.oa, "OA")
+
+
+@router.get("/mp")
+def verify_mp(request: Request, context: Context) -> Response:
+    """Mini-program message-push URL verification."""
+    return _verify(request, context.mp)
+
+
+@router.post("/mp")
+async def receive_mp(request: Request, context: Context) -> Response:
+    """A mini-program customer-service push (XML or JSON): `success`, replies via the API."""
+    return await _receive(request, context.mp, "MP")

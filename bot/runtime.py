@@ -1,36 +1,37 @@
-"""Routes one inbound push: dedup, store, ask Rasa within the reply budget, deliver the answer."""
+"""Routes one inbound push: dedup, store, decide, ask Rasa within the budget, deliver replies."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from bot import replies
+from bot.plans import Plan, apply_effects, plan_for
 from bot.rasa_client import BotTurn, RasaClient, RasaUnavailable
 from bot.wechat import Push
 from crm.conversations import service as conversations
 from crm.conversations.schemas import InboundMessage
+from crm.customers import service as customers
+from crm.customers.models import WechatIdentity
 from crm.db import session_scope
 from crm.kv import KeyValueStore
 
 log = logging.getLogger(__name__)
 
-# Message types a customer sends on purpose: they get a polite answer even when not text.
-ANSWERED_TYPES = {"image", "voice", "video", "shortvideo", "location", "link"}
-
-# Sends one customer-service text (openid, text); runs in a worker thread.
-SendText = Callable[[str, str], None]
-
 
 @dataclass(frozen=True)
 class Stored:
-    """Ids of a stored inbound message."""
+    """A stored inbound message and what to do about it."""
 
     message_id: int
-    conversation_id: int
+    plan: Plan
+    identity_id: int
+    needs_unionid: bool
 
 
 class ChannelRuntime:
@@ -43,17 +44,22 @@ class ChannelRuntime:
         channel: str,
         store: KeyValueStore,
         rasa: RasaClient,
-        send_text: SendText,
+        wake_delivery: Callable[[], None],
         budget_seconds: float,
+        passive_replies: bool = True,
         dedup_ttl_seconds: int = 600,
+        lookup_unionid: Callable[[str], Awaitable[str | None]] | None = None,
     ) -> None:
         self.appid = appid
         self.channel = channel
         self.store = store
         self.rasa = rasa
-        self.send_text = send_text
+        self.wake_delivery = wake_delivery
         self.budget = budget_seconds
+        self.passive_replies = passive_replies
         self.dedup_ttl = dedup_ttl_seconds
+        self.lookup_unionid = lookup_unionid
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._background: set[asyncio.Task[None]] = set()
 
     async def handle(self, push: Push) -> str | None:
@@ -70,65 +76,76 @@ class ChannelRuntime:
             raise
         if stored is None:
             return None
-        text = push.text
-        if push.msg_type == "event":
-            return (
-                await self._reply_now(stored, replies.WELCOME)
-                if push.event == "subscribe"
-                else None
-            )
-        if not text:
-            if push.msg_type in ANSWERED_TYPES:
-                return await self._reply_now(stored, replies.NON_TEXT)
-            return None  # unknown types: kept, answered `success`
-        # The budget counts from the push's arrival, not from when Rasa is asked.
-        remaining = max(0.0, self.budget - (time.monotonic() - started))
-        return await self._ask_rasa(push, stored, text, remaining)
-
-    async def _ask_rasa(self, push: Push, stored: Stored, text: str, budget: float) -> str | None:
-        sender = f"{self.appid}:{push.openid}"
-        metadata = {"appid": self.appid, "channel": self.channel, "openid": push.openid}
-        task = asyncio.create_task(self.rasa.send(sender, text, metadata))
-        try:
-            turn = await asyncio.wait_for(asyncio.shield(task), budget)
-        except TimeoutError:
-            log.warning("no answer within %.1f s for %s: replying later", self.budget, sender)
-            self._keep(self._deliver_later(task, push.openid, stored))
+        if stored.needs_unionid and self.lookup_unionid is not None:
+            self._keep(self._link_unionid(stored.identity_id, push.openid))
+        if stored.plan.say:
+            return await self._deliver(stored, [stored.plan.say], passive_allowed=True)
+        if not stored.plan.ask:
             return None
-        except RasaUnavailable as exc:
-            log.error("Rasa unavailable: %s", exc)
-            return await self._reply_now(stored, replies.BUSY)
-        answer = _join(turn)
-        return await self._reply_now(stored, answer) if answer else None
+        # The budget counts from the push's arrival, not from when Rasa is asked; a channel
+        # without passive replies (mini-program) answers at once and replies through the API.
+        remaining = max(0.0, self.budget - (time.monotonic() - started))
+        if not self.passive_replies:
+            remaining = 0.0
+        return await self._converse(push, stored, stored.plan.ask, remaining)
 
-    async def _reply_now(self, stored: Stored, text: str) -> str:
-        await asyncio.to_thread(self._store_outbound, stored, text, "passive", "sent")
-        return text
-
-    async def _deliver_later(self, task: Awaitable[BotTurn], openid: str, stored: Stored) -> None:
+    async def _converse(self, push: Push, stored: Stored, text: str, budget: float) -> str | None:
+        task = asyncio.create_task(self._ask_in_order(push.openid, text))
         try:
-            answer = _join(await task)
-        except RasaUnavailable as exc:
-            log.error("Rasa unavailable after timeout: %s", exc)
-            answer = replies.BUSY
-        if not answer:
+            texts = await asyncio.wait_for(asyncio.shield(task), budget)
+        except TimeoutError:
+            log.warning("no answer within %.1f s for %s: replying later", self.budget, push.openid)
+            self._keep(self._deliver_later(task, stored))
+            return None
+        return await self._deliver(stored, texts, passive_allowed=True)
+
+    async def _ask_in_order(self, openid: str, text: str) -> list[str]:
+        """Ask Rasa; one user's messages go one at a time, in arrival order."""
+        async with self._locks[openid]:
+            try:
+                turn = await self.rasa.send(
+                    f"{self.appid}:{openid}",
+                    text,
+                    {"appid": self.appid, "channel": self.channel, "openid": openid},
+                )
+            except RasaUnavailable as exc:
+                log.error("Rasa unavailable: %s", exc)
+                return [replies.BUSY]
+        return _texts(turn)
+
+    async def _deliver_later(self, task: asyncio.Task[list[str]], stored: Stored) -> None:
+        await self._deliver(stored, await task, passive_allowed=False)
+
+    async def _deliver(self, stored: Stored, texts: list[str], passive_allowed: bool) -> str | None:
+        """Store the replies; the first is the passive reply when allowed, the rest go out in
+        order through the customer-service API."""
+        if not texts:
+            return None
+        passive = passive_allowed and self.passive_replies
+        await asyncio.to_thread(self._store_replies, stored.message_id, texts, passive)
+        if not passive or len(texts) > 1:
+            self.wake_delivery()
+        return texts[0] if passive else None
+
+    async def _link_unionid(self, identity_id: int, openid: str) -> None:
+        """Learn the unionid once a day at most, to join this person's OA and MP identities."""
+        if self.lookup_unionid is None or not self.store.claim(f"unionid:{identity_id}", 86400):
             return
-        out_id = await asyncio.to_thread(self._store_outbound, stored, answer, "custom", "pending")
         try:
-            await asyncio.to_thread(self.send_text, openid, answer)
-        except Exception as exc:  # a failed send is recorded, never raised into the loop
-            log.error("customer-service send failed: %s", exc)
-            await asyncio.to_thread(self._set_status, out_id, "failed", str(exc))
-        else:
-            await asyncio.to_thread(self._set_status, out_id, "sent", None)
+            unionid = await self.lookup_unionid(openid)
+        except Exception as exc:  # best effort: the conversation goes on without it
+            log.warning("unionid lookup for %s failed: %s", openid, exc)
+            return
+        if unionid:
+            await asyncio.to_thread(_save_unionid, identity_id, unionid)
 
-    def _keep(self, coro: Awaitable[None]) -> None:
+    def _keep(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
     async def drain(self) -> None:
-        """Wait for replies still being delivered (shutdown, tests)."""
+        """Wait for replies still being prepared (shutdown, tests)."""
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
 
@@ -141,25 +158,42 @@ class ChannelRuntime:
             content=push.summary,
             dedup_key=push.dedup_key,
             wechat_msg_id=push.wechat_msg_id,
-            raw=push.xml,
+            raw=push.raw,
+            media_id=push.get("MediaId") or None,
+            media_url=push.get("PicUrl") or None,
         )
         try:
             with session_scope() as session:
                 message = conversations.record_inbound(session, inbound)
-                return Stored(message.id, message.conversation_id)
+                identity = session.get(WechatIdentity, message.conversation.identity_id)
+                assert identity is not None
+                apply_effects(session, identity, push)
+                return Stored(
+                    message.id,
+                    plan_for(session, push),
+                    identity.id,
+                    identity.unionid is None and identity.subscribed is not False,
+                )
         except conversations.DuplicateDelivery:
             log.info("push %s already stored", push.dedup_key)
             return None
 
-    def _store_outbound(self, stored: Stored, text: str, delivery: str, status: str) -> int:
+    def _store_replies(self, message_id: int, texts: list[str], passive: bool) -> None:
         with session_scope() as session:
-            reply_to = conversations.get_message(session, stored.message_id)
-            return conversations.record_outbound(session, reply_to, text, delivery, status).id
+            reply_to = conversations.get_message(session, message_id)
+            for index, text in enumerate(texts):
+                if passive and index == 0:
+                    conversations.record_outbound(session, reply_to, text, "passive", "sent")
+                else:
+                    conversations.reply_through_api(session, reply_to, text, self.appid)
 
-    def _set_status(self, message_id: int, status: str, error: str | None) -> None:
-        with session_scope() as session:
-            conversations.set_delivery_status(session, message_id, status, error)
+
+def _save_unionid(identity_id: int, unionid: str) -> None:
+    with session_scope() as session:
+        identity = session.get(WechatIdentity, identity_id)
+        if identity is not None:
+            customers.link_unionid(session, identity, unionid)
 
 
-def _join(turn: BotTurn) -> str:
-    return "\n\n".join(t.strip() for t in turn.texts if t.strip())
+def _texts(turn: BotTurn) -> list[str]:
+    return [t.strip() for t in turn.texts if t.strip()]

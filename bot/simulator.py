@@ -109,7 +109,7 @@ class WeChatSimulator:
         """Customer-service messages the sandbox received for this user since the last call."""
         response = httpx.get(
             f"{self.base_url}/sandbox/messages",
-            params={"touser": self.openid, "after": self.last_seq},
+            params={"touser": self.openid, "after": self.last_seq, "kind": "custom"},
             timeout=5,
         )
         items = response.json()

@@ -1,23 +1,25 @@
-"""The official-account callback protocol: signatures, safe-mode AES, parsing, passive replies."""
+"""WeChat callbacks: signatures, AES with key rotation, XML/JSON parsing, passive replies."""
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from wechatpy import create_reply, parse_message
+import xmltodict
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
-from wechatpy.messages import BaseMessage
+from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
 # Characters XML 1.0 forbids; WeChat has been seen to relay some of them in user text.
 _BAD_XML_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+MAX_BODY_BYTES = 64 * 1024
 
 
 class ForgedRequest(Exception):
-    """The signature does not match: not from WeChat."""
+    """The signature does not match, or the ciphertext is not for us: not from WeChat."""
 
 
 class MalformedPush(Exception):
@@ -43,45 +45,67 @@ class CallbackQuery:
 
 @dataclass(frozen=True)
 class Push:
-    """One parsed push from WeChat."""
+    """One push from WeChat, its fields as sent (XML or JSON)."""
 
-    message: BaseMessage
-    xml: str
-    encrypted: bool
+    fields: dict[str, Any]
+    raw: str
+    encrypted: bool = False
+    key_index: int = 0  # which EncodingAESKey opened it: 0 current, 1 previous
+    fmt: str = "xml"
+
+    def get(self, name: str) -> str:
+        """A field as text ('' when absent)."""
+        value = self.fields.get(name)
+        return "" if value is None else str(value)
 
     @property
     def openid(self) -> str:
-        return str(self.message.source)
+        return self.get("FromUserName")
+
+    @property
+    def account(self) -> str:
+        return self.get("ToUserName")
 
     @property
     def msg_type(self) -> str:
-        """MsgType as sent (wechatpy maps unknown types and events to "unknown")."""
-        return str(self.message._data.get("MsgType", "")).lower()
+        return self.get("MsgType").lower()
 
     @property
     def event(self) -> str:
         """The event name, lower-cased (WeChat mixes `subscribe` and `SCAN`)."""
-        return str(self.message._data.get("Event", "")).lower()
+        return self.get("Event").lower()
+
+    @property
+    def event_key(self) -> str:
+        return self.get("EventKey")
+
+    @property
+    def create_time(self) -> int:
+        try:
+            return int(self.get("CreateTime"))
+        except ValueError:
+            return 0
 
     @property
     def wechat_msg_id(self) -> int | None:
-        return int(self.message.id) if self.message.id else None
+        """MsgId as an exact 64-bit integer (events have none)."""
+        value = self.get("MsgId")
+        return int(value) if value.isdigit() and int(value) > 0 else None
 
     @property
     def dedup_key(self) -> str:
-        """MsgId for messages; sender + time + event + key for events (their MsgId is 0)."""
+        """MsgId for messages; sender + time + event + key for events."""
         if self.wechat_msg_id:
             return f"msg:{self.wechat_msg_id}"
-        key = getattr(self.message, "key", "") or ""
-        return f"evt:{self.openid}:{self.message.time}:{self.event}:{key}"
+        return f"evt:{self.openid}:{self.create_time}:{self.event}:{self.event_key}"
 
     @property
     def text(self) -> str | None:
         """What the customer said, as text: typed text or voice recognition."""
         if self.msg_type == "text":
-            return str(self.message.content)
+            return self.get("Content")
         if self.msg_type == "voice":
-            return str(getattr(self.message, "recognition", "") or "") or None
+            return self.get("Recognition").strip() or None
         return None
 
     @property
@@ -90,8 +114,10 @@ class Push:
         if self.text is not None:
             return self.text
         if self.msg_type == "event":
-            key = getattr(self.message, "key", "") or ""
-            return f"[event:{self.event}{':' + key if key else ''}]"
+            key = f":{self.event_key}" if self.event_key else ""
+            return f"[event:{self.event}{key}]"
+        if self.msg_type == "location":
+            return f"[location:{self.get('Label')}]"
         return f"[{self.msg_type}]"
 
 
@@ -100,13 +126,20 @@ def cdata_safe(text: str) -> str:
     return _BAD_XML_CHARS.sub("", text).replace("]]>", "]]]]><![CDATA[>")
 
 
-class OfficialAccountCodec:
-    """Verifies, decrypts and parses pushes of one official account, and seals its replies."""
+@dataclass
+class WeChatCodec:
+    """Verifies, decrypts and parses one account's pushes, and seals its passive replies.
 
-    def __init__(self, token: str, aes_key: str, appid: str) -> None:
-        self.token = token
-        self.appid = appid
-        self.crypto = WeChatCrypto(token, aes_key, appid)
+    `aes_keys` holds the current EncodingAESKey first and, during a rotation, the previous one.
+    """
+
+    token: str
+    aes_keys: list[str]
+    appid: str
+    _cryptos: list[WeChatCrypto] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._cryptos = [WeChatCrypto(self.token, key, self.appid) for key in self.aes_keys if key]
 
     def verify(self, query: CallbackQuery) -> None:
         """Raise ForgedRequest unless `signature` matches token, timestamp and nonce."""
@@ -115,35 +148,40 @@ class OfficialAccountCodec:
         except InvalidSignatureException as exc:
             raise ForgedRequest("signature mismatch") from exc
 
-    def open(self, query: CallbackQuery, body: bytes) -> Push:
-        """Verify, decrypt (safe mode) and parse one push."""
+    def open(self, query: CallbackQuery, body: bytes, formats: tuple[str, ...] = ("xml",)) -> Push:
+        """Verify, decrypt (safe mode) and parse one push in one of `formats`."""
         self.verify(query)
-        xml = self._decrypt(query, body) if query.safe_mode else _decode(body)
-        try:
-            message = parse_message(_BAD_XML_CHARS.sub("", xml))
-        except Exception as exc:  # expat, KeyError('MsgType'), entity refusal: all malformed
-            raise MalformedPush(f"unparseable XML: {type(exc).__name__}") from exc
-        if message is None or not getattr(message, "source", None):
-            raise MalformedPush("empty push or no FromUserName")
-        return Push(message=message, xml=xml, encrypted=query.safe_mode)
-
-    def _decrypt(self, query: CallbackQuery, body: bytes) -> str:
-        try:
-            return str(
-                self.crypto.decrypt_message(body, query.msg_signature, query.timestamp, query.nonce)
-            )
-        except InvalidSignatureException as exc:
-            raise ForgedRequest("msg_signature mismatch") from exc
-        except InvalidAppIdException as exc:
-            raise ForgedRequest("encrypted for another appid") from exc
-        except Exception as exc:  # KeyError, binascii.Error, struct.error, expat: all malformed
-            raise MalformedPush(f"cannot decrypt: {type(exc).__name__}") from exc
+        if len(body) > MAX_BODY_BYTES:
+            raise MalformedPush("body too large")
+        text = _decode(body)
+        fields = _parse(text, formats)
+        if not query.safe_mode:
+            return _push(fields, text, encrypted=False, key_index=0)
+        envelope = fields
+        last: Exception | None = None
+        for index, crypto in enumerate(self._cryptos):
+            try:
+                plain = crypto.decrypt_message(
+                    dict(envelope), query.msg_signature, query.timestamp, query.nonce
+                )
+            except InvalidSignatureException as exc:
+                raise ForgedRequest("msg_signature mismatch") from exc
+            except Exception as exc:  # wrong key or appid, bad base64, bad padding
+                last = exc
+                continue
+            return _push(_parse(str(plain), formats), str(plain), encrypted=True, key_index=index)
+        if isinstance(last, InvalidAppIdException):
+            raise ForgedRequest("ciphertext is for another appid or key") from last
+        raise MalformedPush(f"cannot decrypt: {type(last).__name__}") from last
 
     def reply(self, push: Push, text: str, query: CallbackQuery) -> str:
-        """The passive text reply to `push`, encrypted when the push was."""
-        xml: str = create_reply(cdata_safe(text), message=push.message, render=True)
+        """The passive text reply to `push`, encrypted with the key that opened it."""
+        xml: str = TextReply(
+            source=push.account, target=push.openid, content=cdata_safe(text)
+        ).render()
         if push.encrypted:
-            return str(self.crypto.encrypt_message(xml, query.nonce, query.timestamp))
+            crypto = self._cryptos[push.key_index]
+            return str(crypto.encrypt_message(xml, query.nonce, query.timestamp))
         return xml
 
 
@@ -152,6 +190,41 @@ def _decode(body: bytes) -> str:
         return body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise MalformedPush("body is not UTF-8") from exc
+
+
+def _parse(text: str, formats: tuple[str, ...]) -> dict[str, Any]:
+    stripped = text.lstrip()
+    if stripped.startswith("{") and "json" in formats:
+        try:
+            data = json.loads(stripped)
+        except ValueError as exc:
+            raise MalformedPush("invalid JSON") from exc
+    elif stripped.startswith("<") and "xml" in formats:
+        try:
+            doc = xmltodict.parse(_BAD_XML_CHARS.sub("", stripped), disable_entities=True)
+        except Exception as exc:  # expat errors, entity refusal
+            raise MalformedPush(f"invalid XML: {type(exc).__name__}") from exc
+        data = doc.get("xml") if isinstance(doc, dict) else None
+    else:
+        raise MalformedPush(f"body is not {' or '.join(formats)}")
+    if not isinstance(data, dict):
+        raise MalformedPush("body is not a WeChat push")
+    return data
+
+
+def _push(fields: dict[str, Any], raw: str, encrypted: bool, key_index: int) -> Push:
+    if "Encrypt" in fields and not encrypted and len(fields) <= 2:
+        raise MalformedPush("encrypted body without encrypt_type=aes")
+    push = Push(
+        fields=fields,
+        raw=raw,
+        encrypted=encrypted,
+        key_index=key_index,
+        fmt="json" if raw.lstrip().startswith("{") else "xml",
+    )
+    if not push.openid or not push.msg_type:
+        raise MalformedPush("no FromUserName or MsgType")
+    return push
 
 
 def query_from_mapping(params: Any) -> CallbackQuery:

@@ -32,16 +32,22 @@ class Settings(BaseSettings):
     wechat_oa_secret: str = DEV_SECRET
     wechat_oa_token: str = DEV_TOKEN
     wechat_oa_aes_key: str = DEV_AES_KEY
+    # During an EncodingAESKey rotation: the previous key, still accepted for incoming pushes.
+    wechat_oa_aes_key_previous: str = ""
     wechat_mp_appid: str = "wx0000000000000002"
     wechat_mp_secret: str = DEV_SECRET
     wechat_mp_token: str = DEV_TOKEN
     wechat_mp_aes_key: str = DEV_AES_KEY
+    wechat_mp_aes_key_previous: str = ""
     # Where outbound WeChat API calls go. Unset: the local sandbox mounted on this api.
     wechat_api_base: str | None = None
 
     # Seconds the callback waits for Rasa before answering `success` and replying later.
     reply_budget_seconds: float = Field(default=4.0, gt=0, lt=5)
     dedup_ttl_seconds: int = 600
+    mp_session_ttl_seconds: int = 7 * 24 * 3600
+    # Run the outbox delivery worker inside the api process (the embedded default).
+    delivery_worker: bool = True
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Settings:
@@ -62,8 +68,14 @@ class Settings(BaseSettings):
                 raise ValueError(f"placeholder secrets are not allowed in production: {used}")
             if not self.wechat_api_base:
                 raise ValueError("WECHAT_API_BASE must be set in production")
-        for name in ("wechat_oa_aes_key", "wechat_mp_aes_key"):
-            if len(getattr(self, name)) != 43:
+        for name in (
+            "wechat_oa_aes_key",
+            "wechat_mp_aes_key",
+            "wechat_oa_aes_key_previous",
+            "wechat_mp_aes_key_previous",
+        ):
+            value = getattr(self, name)
+            if (value or not name.endswith("_previous")) and len(value) != 43:
                 raise ValueError(f"{name.upper()} must be 43 characters (WeChat EncodingAESKey)")
         return self
 

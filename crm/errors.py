@@ -35,3 +35,27 @@ class KnowledgeBaseError(DomainError):
         self.file = file
         self.entry = entry
         self.problem = problem
+
+
+class Unauthorized(DomainError):
+    """Not logged in, or the login is no longer valid."""
+
+    status_code = 401
+
+
+class Forbidden(DomainError):
+    """Logged in, but not allowed."""
+
+    status_code = 403
+
+
+class TooManyRequests(DomainError):
+    """Slow down."""
+
+    status_code = 429
+
+
+class UpstreamUnavailable(DomainError):
+    """A service we depend on (WeChat) is not answering; try again later."""
+
+    status_code = 503

@@ -1,9 +1,10 @@
 """Imports every model module so that Base.metadata is complete (Alembic, tests)."""
 
 from crm.conversations.models import Conversation, Message
-from crm.customers.models import Customer, WechatIdentity
+from crm.customers.models import Customer, SubscriptionCredit, WechatIdentity
 from crm.db import Base
 from crm.knowledge.models import Faq, Product, Rule, Store
+from crm.outbox.models import OutboxItem
 
 __all__ = [
     "Base",
@@ -11,8 +12,10 @@ __all__ = [
     "Customer",
     "Faq",
     "Message",
+    "OutboxItem",
     "Product",
     "Rule",
     "Store",
+    "SubscriptionCredit",
     "WechatIdentity",
 ]

@@ -42,6 +42,9 @@ class Message(TimestampMixin, Base):
     # The delivery key of an inbound push; unique so a retry can never be stored twice.
     dedup_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     raw: Mapped[str | None] = mapped_column(Text)
+    # Images, voice and video: WeChat's media id and picture URL (ticket evidence later).
+    media_id: Mapped[str | None] = mapped_column(String(200))
+    media_url: Mapped[str | None] = mapped_column(Text)
     # Outbound: "passive" (the callback's reply) or "custom" (customer-service API).
     delivery: Mapped[str | None] = mapped_column(String(16))
     # Outbound: "pending" -> "sent" | "failed".

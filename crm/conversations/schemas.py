@@ -18,3 +18,5 @@ class InboundMessage:
     wechat_msg_id: int | None = None
     unionid: str | None = None
     raw: str | None = None
+    media_id: str | None = None
+    media_url: str | None = None

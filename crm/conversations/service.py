@@ -12,6 +12,7 @@ from crm.customers.models import WechatIdentity
 from crm.customers.service import resolve_identity
 from crm.db import utcnow
 from crm.errors import Conflict, NotFound
+from crm.outbox import service as outbox
 
 
 class DuplicateDelivery(Conflict):
@@ -46,6 +47,8 @@ def record_inbound(session: Session, inbound: InboundMessage) -> Message:
         wechat_msg_id=inbound.wechat_msg_id,
         dedup_key=inbound.dedup_key,
         raw=inbound.raw,
+        media_id=inbound.media_id,
+        media_url=inbound.media_url,
     )
     try:
         with session.begin_nested():
@@ -72,6 +75,23 @@ def record_outbound(
     )
     session.add(message)
     session.flush()
+    return message
+
+
+def reply_through_api(session: Session, reply_to: Message, text: str, appid: str) -> Message:
+    """Store a reply and queue it for the customer-service API, in one unit of work."""
+    message = record_outbound(session, reply_to, text, "custom", "pending")
+    identity = session.get(WechatIdentity, reply_to.conversation.identity_id)
+    if identity is None:
+        raise NotFound(f"identity of conversation {reply_to.conversation_id} is gone")
+    outbox.enqueue(
+        session,
+        appid=appid,
+        openid=identity.openid,
+        kind="custom",
+        payload={"touser": identity.openid, "msgtype": "text", "text": {"content": text}},
+        message_id=message.id,
+    )
     return message
 
 

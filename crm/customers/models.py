@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.db import Base, TimestampMixin
@@ -32,4 +32,23 @@ class WechatIdentity(TimestampMixin, Base):
     openid: Mapped[str] = mapped_column(String(64))
     unionid: Mapped[str | None] = mapped_column(String(64), index=True)
     last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Start of the customer-service window: the last message, menu click, follow or scan.
+    last_interaction_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Official account only: None = unknown, False after `unsubscribe` (nothing is sent then).
+    subscribed: Mapped[bool | None] = mapped_column(Boolean)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Acquisition source: the QR scene of the first follow, or the mini-program SessionFrom.
+    source: Mapped[str | None] = mapped_column(String(128))
     customer: Mapped[Customer] = relationship(back_populates="identities")
+
+
+class SubscriptionCredit(TimestampMixin, Base):
+    """One-time subscribe-message acceptances of a user for a template, spent one per send."""
+
+    __tablename__ = "subscription_credits"
+    __table_args__ = (UniqueConstraint("identity_id", "template_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    identity_id: Mapped[int] = mapped_column(ForeignKey("wechat_identities.id"), index=True)
+    template_id: Mapped[str] = mapped_column(String(128))
+    remaining: Mapped[int] = mapped_column(Integer, default=0)

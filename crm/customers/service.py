@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import UTC, timedelta
+
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from crm.customers.models import Customer, WechatIdentity
-from crm.db import utcnow
+from crm.conversations.models import Conversation
+from crm.customers.models import Customer, SubscriptionCredit, WechatIdentity
+from crm.db import rowcount, utcnow
 
 
 def get_identity(session: Session, appid: str, openid: str) -> WechatIdentity | None:
@@ -58,4 +61,91 @@ def _create_identity(
         if found is None:
             raise
         return found
+    return identity
+
+
+def touch_interaction(identity: WechatIdentity) -> None:
+    """The user just did something that opens the customer-service window."""
+    identity.last_interaction_at = utcnow()
+
+
+def in_service_window(identity: WechatIdentity, hours: int = 48) -> bool:
+    """True while customer-service messages may be sent (48 h after the last interaction)."""
+    last = identity.last_interaction_at
+    if last is None or identity.subscribed is False:
+        return False
+    if last.tzinfo is None:  # SQLite returns naive datetimes
+        last = last.replace(tzinfo=UTC)
+    return utcnow() - last < timedelta(hours=hours)
+
+
+def follow(identity: WechatIdentity, scene: str | None) -> None:
+    """`subscribe`: following again clears the unfollow; the first scene is the source."""
+    identity.subscribed = True
+    identity.unsubscribed_at = None
+    if scene and not identity.source:
+        identity.source = scene[:128]
+
+
+def unfollow(identity: WechatIdentity) -> None:
+    """`unsubscribe`: nothing may be sent to this identity any more."""
+    identity.subscribed = False
+    identity.unsubscribed_at = utcnow()
+
+
+def record_source(identity: WechatIdentity, source: str) -> None:
+    """Where the user came from (QR scene, mini-program SessionFrom), if not known yet."""
+    if source and not identity.source:
+        identity.source = source[:128]
+
+
+def add_subscription_credit(
+    session: Session, identity: WechatIdentity, template_id: str, count: int = 1
+) -> SubscriptionCredit:
+    """The user accepted `count` more sends of a subscribe-message template."""
+    credit = session.scalars(
+        select(SubscriptionCredit).where(
+            SubscriptionCredit.identity_id == identity.id,
+            SubscriptionCredit.template_id == template_id,
+        )
+    ).one_or_none()
+    if credit is None:
+        credit = SubscriptionCredit(identity_id=identity.id, template_id=template_id, remaining=0)
+        session.add(credit)
+    credit.remaining += count
+    session.flush()
+    return credit
+
+
+def spend_subscription_credit(session: Session, identity: WechatIdentity, template_id: str) -> bool:
+    """Use one acceptance, atomically; False when none is left."""
+    result = session.execute(
+        update(SubscriptionCredit)
+        .where(
+            SubscriptionCredit.identity_id == identity.id,
+            SubscriptionCredit.template_id == template_id,
+            SubscriptionCredit.remaining > 0,
+        )
+        .values(remaining=SubscriptionCredit.remaining - 1)
+    )
+    return rowcount(result) > 0
+
+
+def link_unionid(session: Session, identity: WechatIdentity, unionid: str) -> WechatIdentity:
+    """Record the unionid; if another identity of that person exists, move this identity and its
+    conversations to that person's customer record (their data is then seen together)."""
+    identity.unionid = unionid
+    sibling = session.scalars(
+        select(WechatIdentity)
+        .where(WechatIdentity.unionid == unionid, WechatIdentity.id != identity.id)
+        .limit(1)
+    ).first()
+    if sibling is not None and sibling.customer_id != identity.customer_id:
+        session.execute(
+            update(Conversation)
+            .where(Conversation.identity_id == identity.id)
+            .values(customer_id=sibling.customer_id)
+        )
+        identity.customer_id = sibling.customer_id
+    session.flush()
     return identity

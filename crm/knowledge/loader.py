@@ -15,6 +15,7 @@ from crm.knowledge.schemas import FaqEntry, ProductEntry, RuleEntry, StoreEntry
 
 M = TypeVar("M", bound=BaseModel)
 
+LOCATIONS = "store_locations.yml"
 FILES = ("faq.yml", "products.yml", "policies.yml", "membership.yml", "stores.yml")
 
 
@@ -44,7 +45,7 @@ def load_knowledge_base(directory: str | Path) -> KnowledgeBase:
     kb = KnowledgeBase(
         faqs=_entries(docs["faq.yml"], "faq.yml", "faqs", FaqEntry, "id"),
         products=_entries(docs["products.yml"], "products.yml", "products", ProductEntry, "sku"),
-        stores=_stores(docs["stores.yml"]),
+        stores=_with_locations(_stores(docs["stores.yml"]), root),
         rules=_rules(docs["policies.yml"], "policies.yml")
         + _rules(docs["membership.yml"], "membership.yml"),
     )
@@ -95,6 +96,24 @@ def _stores(doc: dict[str, Any]) -> list[StoreEntry]:
     if centre is not None:
         stores.append(_validate(StoreEntry, centre, "stores.yml", "repair_centre"))
     return stores
+
+
+def _with_locations(stores: list[StoreEntry], root: Path) -> list[StoreEntry]:
+    """Add the coordinates of store_locations.yml (optional file) to the stores."""
+    path = root / LOCATIONS
+    if not path.exists():
+        return stores
+    locations = _read_yaml(path).get("locations") or {}
+    known = {s.id for s in stores}
+    for store_id in locations:
+        if store_id not in known:
+            raise KnowledgeBaseError(LOCATIONS, str(store_id), "no such store in stores.yml")
+    return [
+        _validate(StoreEntry, {**s.model_dump(), **locations[s.id]}, LOCATIONS, s.id)
+        if s.id in locations
+        else s
+        for s in stores
+    ]
 
 
 def _walk(node: Any, path: list[str]) -> Iterator[tuple[list[str], dict[str, Any]]]:

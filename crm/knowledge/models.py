@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Numeric, String, Text
+from sqlalchemy import JSON, Float, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.db import Base
@@ -48,6 +48,8 @@ class Store(Base):
     city: Mapped[str] = mapped_column(String(20))
     address: Mapped[str] = mapped_column(String(300))
     phone: Mapped[str] = mapped_column(String(40))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 

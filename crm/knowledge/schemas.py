@@ -88,6 +88,8 @@ class StoreEntry(BaseModel):
     address: str
     phone: str
     opening_hours: str | None = None
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
 
 
 class RuleEntry(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
@@ -85,3 +86,23 @@ def get_faq(session: Session, faq_id: str) -> Faq:
 def count_faqs(session: Session) -> int:
     """How many FAQs are loaded (0 means the knowledge base was never loaded)."""
     return session.scalar(select(func.count()).select_from(Faq)) or 0
+
+
+def nearest_stores(
+    session: Session, latitude: float, longitude: float
+) -> list[tuple[Store, float]]:
+    """Stores with coordinates, nearest first, with the distance in kilometres."""
+    stores = session.scalars(select(Store).where(Store.latitude.is_not(None))).all()
+    ranked = [
+        (store, haversine_km(latitude, longitude, store.latitude or 0.0, store.longitude or 0.0))
+        for store in stores
+    ]
+    return sorted(ranked, key=lambda pair: pair[1])
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in kilometres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6371.0 * math.asin(math.sqrt(a))

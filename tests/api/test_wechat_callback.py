@@ -125,10 +125,11 @@ def test_image_is_kept_and_answered_politely(client: TestClient) -> None:
         f"<PicUrl><![CDATA[http://example.com/a.jpg]]></PicUrl>"
         f"<MediaId><![CDATA[media1]]></MediaId><MsgId>{msg_id}</MsgId></xml>"
     )
-    assert sim.open_reply(_post(client, sim, xml)) == replies.NON_TEXT
+    assert sim.open_reply(_post(client, sim, xml)) == replies.IMAGE_KEPT
     with session_scope() as session:
         stored = session.scalars(select(Message).where(Message.wechat_msg_id == msg_id)).one()
         assert stored.msg_type == "image" and stored.direction == "in"
+        assert (stored.media_id, stored.media_url) == ("media1", "http://example.com/a.jpg")
 
 
 def test_unknown_event_answers_success(client: TestClient) -> None:

@@ -11,7 +11,7 @@ from bot.wechat import (
     CallbackQuery,
     ForgedRequest,
     MalformedPush,
-    OfficialAccountCodec,
+    WeChatCodec,
     cdata_safe,
 )
 
@@ -37,7 +37,7 @@ SAFE_BODY = (
     f"<Encrypt><![CDATA[{ENCRYPT}]]></Encrypt></xml>"
 ).encode()
 
-codec = OfficialAccountCodec(TOKEN, AES_KEY, APPID)
+codec = WeChatCodec(TOKEN, [AES_KEY], APPID)
 
 
 def test_official_signature_vectors() -> None:
@@ -65,7 +65,7 @@ def test_tampered_ciphertext_or_wrong_msg_signature_is_forged() -> None:
     wrong_sig = CallbackQuery(**{**SAFE_QUERY.__dict__, "msg_signature": "f" * 40})
     with pytest.raises(ForgedRequest):
         codec.open(wrong_sig, SAFE_BODY)
-    other_app = OfficialAccountCodec(TOKEN, AES_KEY, "wx_someone_else")
+    other_app = WeChatCodec(TOKEN, [AES_KEY], "wx_someone_else")
     with pytest.raises(ForgedRequest):
         other_app.open(SAFE_QUERY, SAFE_BODY)
 

@@ -1,0 +1,129 @@
+"""What to do with a push: say a fixed text, ask the bot, or nothing; and its side effects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from bot import replies
+from bot.menu import click_text
+from bot.wechat import Push
+from crm.customers import service as customers
+from crm.customers.models import WechatIdentity
+from crm.knowledge.service import nearest_stores
+from crm.outbox import service as outbox
+
+# Pushes through which the user interacts, opening the customer-service window.
+INTERACTIVE_EVENTS = {"subscribe", "scan", "click", "user_enter_tempsession"}
+SILENT_EVENTS = {
+    "unsubscribe",
+    "view",
+    "templatesendjobfinish",
+    "location",
+    "subscribe_msg_popup_event",
+    "subscribe_msg_change_event",
+    "subscribe_msg_sent_event",
+}
+NEARBY_KM = 50.0
+NOT_STORES = {"JX-RC01"}  # the repair centre takes no walk-in customers for sales
+
+
+@dataclass(frozen=True)
+class Plan:
+    """`say` a fixed text, or `ask` the bot with a text; neither means answer nothing."""
+
+    say: str | None = None
+    ask: str | None = None
+
+
+def apply_effects(session: Session, identity: WechatIdentity, push: Push) -> None:
+    """What a push changes besides the transcript: window, follow state, receipts, credits."""
+    if push.msg_type != "event" or push.event in INTERACTIVE_EVENTS:
+        customers.touch_interaction(identity)
+    event = push.event if push.msg_type == "event" else ""
+    if event == "subscribe":
+        key = push.event_key
+        customers.follow(identity, key.removeprefix("qrscene_") if key else None)
+    elif event == "unsubscribe":
+        customers.unfollow(identity)
+        outbox.cancel_pending(session, identity.appid, identity.openid, "user unsubscribed")
+    elif event == "scan":
+        customers.record_source(identity, push.event_key)
+    elif event == "user_enter_tempsession":
+        customers.record_source(identity, push.get("SessionFrom"))
+    elif event == "templatesendjobfinish":
+        msgid = push.get("MsgID") or push.get("MsgId")
+        if msgid.isdigit():
+            outbox.record_receipt(session, int(msgid), push.get("Status"))
+    elif event == "subscribe_msg_popup_event":
+        for template_id in accepted_templates(push):
+            customers.add_subscription_credit(session, identity, template_id)
+    session.flush()
+
+
+def accepted_templates(push: Push) -> list[str]:
+    """Template ids the user accepted in a subscription pop-up (one or several items)."""
+    container = push.fields.get("SubscribeMsgPopupEvent") or {}
+    items = container.get("List") if isinstance(container, dict) else container
+    if isinstance(items, dict):
+        items = [items]
+    return [
+        str(item.get("TemplateId"))
+        for item in items or []
+        if isinstance(item, dict) and str(item.get("SubscribeStatusString")) == "accept"
+    ]
+
+
+def plan_for(session: Session, push: Push) -> Plan:
+    """The answer a push deserves (computed after it is stored)."""
+    kind = push.msg_type
+    if kind in ("text", "voice"):
+        text = push.text
+        return Plan(ask=text) if text else Plan(say=replies.VOICE_UNRECOGNISED)
+    if kind == "event":
+        return _event_plan(push)
+    if kind == "location":
+        return Plan(say=_nearest_store_text(session, push))
+    fixed = {
+        "image": replies.IMAGE_KEPT,
+        "video": replies.VIDEO_KEPT,
+        "shortvideo": replies.VIDEO_KEPT,
+        "link": replies.LINK_RECEIVED,
+    }
+    if kind in fixed:
+        return Plan(say=fixed[kind])
+    if kind == "miniprogrampage":
+        return Plan(say=replies.PAGE_RECEIVED.format(title=push.get("Title") or "小程序页面"))
+    return Plan()
+
+
+def _event_plan(push: Push) -> Plan:
+    if push.event == "subscribe":
+        return Plan(say=replies.WELCOME)
+    if push.event == "scan":
+        return Plan(say=replies.WELCOME_BACK)
+    if push.event == "click":
+        text = click_text(push.event_key)
+        return Plan(ask=text) if text else Plan()
+    if push.event == "user_enter_tempsession":
+        return Plan(say=replies.MP_GREETING)
+    return Plan()
+
+
+def _nearest_store_text(session: Session, push: Push) -> str:
+    try:
+        lat, lng = float(push.get("Location_X")), float(push.get("Location_Y"))
+    except ValueError:
+        return replies.NO_STORE_NEARBY
+    ranked = [(s, km) for s, km in nearest_stores(session, lat, lng) if s.id not in NOT_STORES]
+    if not ranked or ranked[0][1] > NEARBY_KM:
+        return replies.NO_STORE_NEARBY
+    store, km = ranked[0]
+    return replies.NEAREST_STORE.format(
+        name=store.name,
+        km=km,
+        address=store.address,
+        phone=store.phone,
+        hours=store.data.get("opening_hours") or "以门店公告为准",
+    )

@@ -1,0 +1,1 @@
+"""Telling a customer something outside a conversation (ticket updates, coupons)."""
