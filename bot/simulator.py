@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import secrets
 import sys
 import time
@@ -40,22 +41,38 @@ class WeChatSimulator:
     timeout: float = 10.0
     last_seq: int = 0
 
+    path: str = "/wechat/oa"
+    json_format: bool = False  # mini-program pushes may be JSON
+
+    def push(self, msg_type: str, create_time: int | None = None, **fields: Any) -> str:
+        """The plaintext body (XML, or JSON when `json_format`) of a push from this user."""
+        data: dict[str, Any] = {
+            "ToUserName": self.account,
+            "FromUserName": self.openid,
+            "CreateTime": create_time or int(time.time()),
+            "MsgType": msg_type,
+            **fields,
+        }
+        if self.json_format:
+            return json.dumps(data, ensure_ascii=False)
+        return "<xml>" + "".join(_xml_field(k, v) for k, v in data.items()) + "</xml>"
+
     def text_xml(
         self, content: str, msg_id: int | None = None, create_time: int | None = None
     ) -> str:
-        """The plaintext XML of a text message from this user."""
-        msg_id = msg_id or (1 << 62) + secrets.randbits(60)  # beyond 2**53: must stay exact
-        return (
-            f"<xml><ToUserName><![CDATA[{self.account}]]></ToUserName>"
-            f"<FromUserName><![CDATA[{self.openid}]]></FromUserName>"
-            f"<CreateTime>{create_time or int(time.time())}</CreateTime>"
-            f"<MsgType><![CDATA[text]]></MsgType>"
-            f"<Content><![CDATA[{cdata_safe(content)}]]></Content>"
-            f"<MsgId>{msg_id}</MsgId></xml>"
-        )
+        """A text message from this user (MsgId beyond 2**53 unless given: must stay exact)."""
+        msg_id = msg_id or (1 << 62) + secrets.randbits(60)
+        return self.push("text", create_time, Content=content, MsgId=msg_id)
 
-    def envelope(self, xml: str) -> tuple[dict[str, str], bytes]:
-        """Query parameters and body of the POST WeChat would make for `xml`."""
+    def event_xml(
+        self, event: str, key: str = "", create_time: int | None = None, **more: Any
+    ) -> str:
+        """An event push (events carry no MsgId)."""
+        extra = {"EventKey": key} if key else {}
+        return self.push("event", create_time, Event=event, **extra, **more)
+
+    def envelope(self, body: str) -> tuple[dict[str, str], bytes]:
+        """Query parameters and body of the POST WeChat would make for `body`."""
         timestamp, nonce = str(int(time.time())), str(secrets.randbelow(10**9))
         params = {
             "signature": sign(self.token, timestamp, nonce),
@@ -64,18 +81,21 @@ class WeChatSimulator:
             "openid": self.openid,
         }
         if not self.safe_mode:
-            return params, xml.encode()
+            return params, body.encode()
         sealed = xmltodict.parse(
             WeChatCrypto(self.token, self.aes_key, self.appid).encrypt_message(
-                xml, nonce, timestamp
+                body, nonce, timestamp
             )
         )["xml"]
         params.update(encrypt_type="aes", msg_signature=sealed["MsgSignature"])
-        body = (
+        if self.json_format:
+            outer = json.dumps({"ToUserName": self.account, "Encrypt": sealed["Encrypt"]})
+            return params, outer.encode()
+        outer = (
             f"<xml><ToUserName><![CDATA[{self.account}]]></ToUserName>"
             f"<Encrypt><![CDATA[{sealed['Encrypt']}]]></Encrypt></xml>"
         )
-        return params, body.encode()
+        return params, outer.encode()
 
     def post(self, xml: str) -> httpx.Response:
         """POST one push to the callback."""
@@ -116,6 +136,14 @@ class WeChatSimulator:
         if items:
             self.last_seq = max(int(m["seq"]) for m in items)
         return [m.get("text", {}).get("content", f"[{m.get('msgtype')}]") for m in items]
+
+
+def _xml_field(name: str, value: Any) -> str:
+    if isinstance(value, int):
+        return f"<{name}>{value}</{name}>"
+    if isinstance(value, float):
+        return f"<{name}>{value}</{name}>"
+    return f"<{name}><![CDATA[{cdata_safe(str(value))}]]></{name}>"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,7 +28,6 @@ from sqlalchemy.orm import Session  # noqa: E402
 from crm.db import get_engine, session_scope  # noqa: E402
 from crm.knowledge.loader import load_knowledge_base  # noqa: E402
 from crm.knowledge.service import replace_all  # noqa: E402
-from crm.models import Base  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,8 +63,9 @@ def engine() -> Iterator[Engine]:
     _ensure_database(TEST_DATABASE_URL)
     engine = get_engine()
     with engine.begin() as conn:
-        Base.metadata.drop_all(conn)
-        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        # Whatever an earlier run (or another checkout) left there, start from nothing.
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
     migrate(TEST_DATABASE_URL)
     with session_scope() as session:
         replace_all(session, load_knowledge_base(ROOT / "knowledge_base"))
