@@ -156,7 +156,7 @@ class ChannelRuntime:
             openid=push.openid,
             msg_type=push.msg_type,
             content=push.summary,
-            dedup_key=push.dedup_key,
+            dedup_key=f"{self.appid}:{push.dedup_key}",
             wechat_msg_id=push.wechat_msg_id,
             raw=push.raw,
             media_id=push.get("MediaId") or None,

@@ -138,7 +138,13 @@ class WeChatSimulator:
         return [m.get("text", {}).get("content", f"[{m.get('msgtype')}]") for m in items]
 
 
+class RawXml(str):
+    """A field value that is already XML (nested elements), inserted as it is."""
+
+
 def _xml_field(name: str, value: Any) -> str:
+    if isinstance(value, RawXml):
+        return f"<{name}>{value}</{name}>"
     if isinstance(value, int):
         return f"<{name}>{value}</{name}>"
     if isinstance(value, float):

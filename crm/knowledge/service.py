@@ -57,6 +57,8 @@ def replace_all(session: Session, kb: KnowledgeBase) -> LoadSummary:
             city=s.city,
             address=s.address,
             phone=s.phone,
+            latitude=s.latitude,
+            longitude=s.longitude,
             data=s.model_dump(mode="json"),
         )
         for s in kb.stores

@@ -36,7 +36,7 @@ def _inbound(openid: str, key: str, msg_id: int | None = None) -> InboundMessage
 
 def test_first_message_creates_customer_identity_and_conversation(db: Session) -> None:
     openid = "o" + secrets.token_hex(8)
-    message = record_inbound(db, _inbound(openid, f"msg:{BIG_MSG_ID}", BIG_MSG_ID))
+    message = record_inbound(db, _inbound(openid, f"wx_test:{openid}:{BIG_MSG_ID}", BIG_MSG_ID))
     db.expire_all()
     stored = db.get(Message, message.id)
     assert stored is not None and stored.wechat_msg_id == BIG_MSG_ID
@@ -48,10 +48,10 @@ def test_first_message_creates_customer_identity_and_conversation(db: Session) -
 
 def test_duplicate_delivery_is_refused_and_writes_nothing(db: Session) -> None:
     openid = "o" + secrets.token_hex(8)
-    record_inbound(db, _inbound(openid, "msg:42424242"))
+    record_inbound(db, _inbound(openid, f"wx_test:{openid}:42424242"))
     before = db.scalar(select(func.count()).select_from(Message))
     with pytest.raises(DuplicateDelivery):
-        record_inbound(db, _inbound(openid, "msg:42424242"))
+        record_inbound(db, _inbound(openid, f"wx_test:{openid}:42424242"))
     assert db.scalar(select(func.count()).select_from(Message)) == before
 
 
