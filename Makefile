@@ -11,7 +11,7 @@ export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help install train run chat test lint validate migrate kb lock clean eval
+.PHONY: help install train run chat test lint validate migrate kb lock clean eval bench menu
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -78,3 +78,9 @@ clean:  ## remove environments, models and the local database
 
 eval: train  ## top-1 accuracy on held-out questions (eval/), never trained on
 	@$(PY) scripts/evaluate.py
+
+bench: install train  ## callback benchmarks on PostgreSQL + Redis + Rasa (bench/results/)
+	@$(PY) -m bench.callback
+
+menu: $(VENV)/.installed  ## publish bot/menu.yml as the official account's menu (WECHAT_API_BASE)
+	@$(PY) -m bot.menu publish

@@ -64,7 +64,7 @@ class DeliveryWorker:
     async def _send(self, item: OutboxItem) -> None:
         client = self.clients.get(item.appid)
         if client is None:
-            await asyncio.to_thread(self._failed, item.id, None, "no client for appid", False)
+            await asyncio.to_thread(self._failed, item.id, None, "no client for appid", "fail")
             return
         try:
             result = await self._dispatch(client, item)
@@ -72,9 +72,9 @@ class DeliveryWorker:
             log.warning("outbox %d to %s: %s (%s)", item.id, item.openid, exc, exc.decision)
             if exc.decision == "alert":
                 log.error("WeChat quota exhausted for %s: %s", item.appid, exc)
-            await asyncio.to_thread(
-                self._failed, item.id, exc.errcode, str(exc), exc.decision == "retry"
-            )
+            await asyncio.to_thread(self._failed, item.id, exc.errcode, str(exc), exc.decision)
+            if exc.decision == "fallback":
+                self.wake()
             return
         msgid = result.get("msgid")
         await asyncio.to_thread(self._sent, item.id, int(msgid) if msgid else None)
@@ -92,6 +92,8 @@ class DeliveryWorker:
         with session_scope() as session:
             outbox.mark_sent(session, item_id, msgid)
 
-    def _failed(self, item_id: int, errcode: int | None, error: str, retry: bool) -> None:
+    def _failed(self, item_id: int, errcode: int | None, error: str, decision: str) -> None:
         with session_scope() as session:
-            outbox.mark_failed(session, item_id, errcode, error, retry)
+            outbox.mark_failed(session, item_id, errcode, error, retry=decision == "retry")
+            if decision == "fallback":  # outside the window: send the notification instead
+                outbox.enqueue_fallback(session, item_id)

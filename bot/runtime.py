@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -59,7 +59,8 @@ class ChannelRuntime:
         self.passive_replies = passive_replies
         self.dedup_ttl = dedup_ttl_seconds
         self.lookup_unionid = lookup_unionid
-        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # One lock per user while any of their messages is in flight (weak: no leak).
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._background: set[asyncio.Task[None]] = set()
 
     async def handle(self, push: Push) -> str | None:
@@ -101,7 +102,10 @@ class ChannelRuntime:
 
     async def _ask_in_order(self, openid: str, text: str) -> list[str]:
         """Ask Rasa; one user's messages go one at a time, in arrival order."""
-        async with self._locks[openid]:
+        lock = self._locks.get(openid)
+        if lock is None:
+            lock = self._locks[openid] = asyncio.Lock()
+        async with lock:
             try:
                 turn = await self.rasa.send(
                     f"{self.appid}:{openid}",

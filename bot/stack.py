@@ -172,6 +172,7 @@ def main() -> int:
         print(
             f"\nrun: ready in {seconds:.0f} s\n"
             f"  WeChat OA callback   {stack.api_url}/wechat/oa\n"
+            f"  mini-program push    {stack.api_url}/wechat/mp\n"
             f"  health               {stack.api_url}/healthz\n"
             f"  API docs             {stack.api_url}/docs\n"
             f"  WeChat API sandbox   {stack.api_url}/sandbox/messages\n"

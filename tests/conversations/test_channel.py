@@ -1,0 +1,77 @@
+"""The WeChat channel end to end with the real Rasa model: menus, voice, the mini-program,
+several bot messages, one user's messages in order, and the reply budget."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.stack import Stack
+from tests.api.conftest import make_sim, sent_to, texts
+from tests.api.test_wechat_conformance import post
+from tests.conversations.test_end_to_end import faq_answer
+from tests.servers import serve_api
+
+pytestmark = pytest.mark.e2e
+RESPONSES = yaml.safe_load(
+    (Path(__file__).resolve().parents[2] / "domain/core.yml").read_text(encoding="utf-8")
+)["responses"]
+HANDOFF = [RESPONSES[k][0]["text"] for k in ("utter_handoff", "utter_handoff_hours")]
+
+
+def wait_texts(url: str, openid: str, count: int, seconds: float = 60) -> list[str]:
+    deadline = time.monotonic() + seconds
+    got: list[str] = []
+    while time.monotonic() < deadline:
+        got = texts(sent_to(url, openid, wait=0))
+        if len(got) >= count:
+            break
+        time.sleep(0.2)
+    return got
+
+
+def test_several_bot_messages_first_passive_rest_in_order(api_url: str) -> None:
+    sim = make_sim(api_url)
+    assert sim.say("我要转人工") == HANDOFF[0]
+    assert wait_texts(api_url, sim.openid, 1) == HANDOFF[1:]
+
+
+def test_menu_click_goes_through_the_bot(api_url: str) -> None:
+    sim = make_sim(api_url)
+    reply = sim.open_reply(post(sim, sim.event_xml("CLICK", "HUMAN")))
+    assert reply == HANDOFF[0]
+
+
+def test_voice_recognition_is_understood(api_url: str) -> None:
+    sim = make_sim(api_url)
+    voice = sim.push("voice", MediaId="v", Format="amr", Recognition="电池保修多久", MsgId=4001)
+    assert sim.open_reply(post(sim, voice)) == faq_answer("faq-017")
+
+
+@pytest.mark.parametrize("json_format", [True, False])
+def test_mini_program_text_is_answered_through_the_api(api_url: str, json_format: bool) -> None:
+    sim = make_sim(api_url, "mp", json_format=json_format)
+    response = post(sim, sim.text_xml("电池保修多久"))
+    assert (response.status_code, response.text) == (200, "success")
+    assert wait_texts(api_url, sim.openid, 1) == [faq_answer("faq-017")]
+
+
+def test_one_users_messages_are_answered_in_order(rasa_stack: Stack) -> None:
+    questions = ["你好", "电池保修多久", "谢谢"]
+    expected = [
+        RESPONSES["utter_greet"][0]["text"],
+        faq_answer("faq-017"),
+        RESPONSES["utter_thanks"][0]["text"],
+    ]
+    with serve_api(
+        rasa_url=rasa_stack.rasa_url,
+        action_server_url=rasa_stack.actions_url,
+        reply_budget_seconds=0.001,
+    ) as url:
+        sim = make_sim(url)
+        for question in questions:  # as fast as the user can type: each callback returns at once
+            assert sim.say(question) is None
+        assert wait_texts(url, sim.openid, 3) == expected
