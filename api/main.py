@@ -50,6 +50,7 @@ def build_context(settings: Settings, http: httpx.AsyncClient) -> AppContext:
             passive_replies=passive,
             dedup_ttl_seconds=settings.dedup_ttl_seconds,
             lookup_unionid=_unionid_of(api) if passive else None,
+            typing=api.typing if passive else None,
         )
         formats = ("xml",) if passive else ("xml", "json")
         return Channel(WeChatCodec(token, keys, api.appid), runtime, api, formats)

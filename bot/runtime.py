@@ -49,6 +49,7 @@ class ChannelRuntime:
         passive_replies: bool = True,
         dedup_ttl_seconds: int = 600,
         lookup_unionid: Callable[[str], Awaitable[str | None]] | None = None,
+        typing: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.appid = appid
         self.channel = channel
@@ -59,6 +60,7 @@ class ChannelRuntime:
         self.passive_replies = passive_replies
         self.dedup_ttl = dedup_ttl_seconds
         self.lookup_unionid = lookup_unionid
+        self.typing = typing
         # One lock per user while any of their messages is in flight (weak: no leak).
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._background: set[asyncio.Task[None]] = set()
@@ -96,6 +98,8 @@ class ChannelRuntime:
             texts = await asyncio.wait_for(asyncio.shield(task), budget)
         except TimeoutError:
             log.warning("no answer within %.1f s for %s: replying later", self.budget, push.openid)
+            if self.typing is not None and self.passive_replies:
+                self._keep(self._show_typing(push.openid))
             self._keep(self._deliver_later(task, stored))
             return None
         return await self._deliver(stored, texts, passive_allowed=True)
@@ -116,6 +120,14 @@ class ChannelRuntime:
                 log.error("Rasa unavailable: %s", exc)
                 return [replies.BUSY]
         return _texts(turn)
+
+    async def _show_typing(self, openid: str) -> None:
+        """Let the user see 'typing…' while the late answer is prepared (best effort)."""
+        assert self.typing is not None
+        try:
+            await self.typing(openid)
+        except Exception as exc:
+            log.info("typing status not shown to %s: %s", openid, exc)
 
     async def _deliver_later(self, task: asyncio.Task[list[str]], stored: Stored) -> None:
         await self._deliver(stored, await task, passive_allowed=False)

@@ -16,6 +16,7 @@ from bot.stack import Stack
 from crm.conversations.models import Message
 from crm.db import session_scope
 from crm.knowledge.models import Faq
+from tests.api.conftest import sent_to
 from tests.conversations.conftest import simulator
 from tests.servers import serve_api
 
@@ -72,6 +73,8 @@ def test_slow_rasa_answers_through_customer_service_api(rasa_stack: Stack) -> No
         sim = simulator(url)
         assert sim.say("电池保修多久") is None  # `success` at once, answer comes later
         assert wait_pushed(sim) == [faq_answer("faq-017")]
+        typing = sent_to(url, sim.openid, kind="typing")
+        assert [t["command"] for t in typing] == ["Typing"]
     out = transcript(sim.openid)[-1]
     assert (out.direction, out.delivery, out.status) == ("out", "custom", "sent")
 
