@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 import httpx
@@ -92,6 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Storage runs in worker threads; the default pool (cores + 4) queues callbacks under load.
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=32))
         async with httpx.AsyncClient() as http:
             context = build_context(settings, http)
             app.state.context = context

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -34,6 +35,7 @@ def _verify(request: Request, channel: Channel) -> Response:
 
 
 async def _receive(request: Request, channel: Channel, name: str) -> Response:
+    received_at = time.monotonic()
     query = query_from_mapping(request.query_params)
     try:
         push = channel.codec.open(query, await request.body(), channel.formats)
@@ -44,7 +46,7 @@ async def _receive(request: Request, channel: Channel, name: str) -> Response:
         log.warning("malformed %s push ignored: %s", name, exc)
         return _success()
     try:
-        reply = await channel.runtime.handle(push)
+        reply = await channel.runtime.handle(push, received_at)
     except Exception:
         log.exception("%s push %s could not be stored", name, push.dedup_key)
         return PlainTextResponse("temporarily unavailable", status_code=503)

@@ -192,8 +192,9 @@ def main() -> int:
         budget = Settings().reply_budget_seconds
         results["reply_budget_ms"] = budget * 1000
         time.sleep(5)  # let the late answers go out through the outbox
-        stats = httpx.get(f"{stack.api_url}/sandbox/stats").json()
-        results["answers_sent_through_api"] = stats["messages"]
+        sent = httpx.get(f"{stack.api_url}/sandbox/messages").json()
+        results["answers_sent_through_api"] = sum(m["kind"] == "custom" for m in sent)
+        results["typing_shown"] = sum(m["kind"] == "typing" for m in sent)
     finally:
         stack.stop()
         bare.terminate()

@@ -24,6 +24,10 @@ from crm.kv import KeyValueStore
 log = logging.getLogger(__name__)
 
 
+# Seconds kept back from the budget to store and seal a passive reply once Rasa has answered.
+REPLY_RESERVE = 0.5
+
+
 @dataclass(frozen=True)
 class Stored:
     """A stored inbound message and what to do about it."""
@@ -65,9 +69,12 @@ class ChannelRuntime:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._background: set[asyncio.Task[None]] = set()
 
-    async def handle(self, push: Push) -> str | None:
-        """The passive reply text for `push`, or None to answer `success`."""
-        started = time.monotonic()
+    async def handle(self, push: Push, received_at: float | None = None) -> str | None:
+        """The passive reply text for `push`, or None to answer `success`.
+
+        `received_at` (time.monotonic()) is when the request arrived: the budget counts from it.
+        """
+        started = received_at or time.monotonic()
         claim = f"wx:{self.appid}:{push.dedup_key}"
         if not self.store.claim(claim, self.dedup_ttl):
             log.info("duplicate delivery %s ignored", push.dedup_key)
@@ -87,7 +94,7 @@ class ChannelRuntime:
             return None
         # The budget counts from the push's arrival, not from when Rasa is asked; a channel
         # without passive replies (mini-program) answers at once and replies through the API.
-        remaining = max(0.0, self.budget - (time.monotonic() - started))
+        remaining = max(0.0, self.budget - REPLY_RESERVE - (time.monotonic() - started))
         if not self.passive_replies:
             remaining = 0.0
         return await self._converse(push, stored, stored.plan.ask, remaining)

@@ -56,7 +56,8 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # Sized for the api's 32 storage threads; a short timeout fails fast instead of queueing.
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=22, pool_timeout=5)
 
 
 @lru_cache
