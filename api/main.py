@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from api import health, mp, wechat
 from api.deps import AppContext, Channel
 from bot.delivery import DeliveryWorker
+from bot.normalize import normalize
 from bot.rasa_client import RasaClient
 from bot.runtime import ChannelRuntime
 from bot.sandbox import create_sandbox
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Storage runs in worker threads; the default pool (cores + 4) queues callbacks under load.
         asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=32))
+        await asyncio.to_thread(normalize, "預熱 warm-up")  # load OpenCC and jieba before traffic
         async with httpx.AsyncClient() as http:
             context = build_context(settings, http)
             app.state.context = context

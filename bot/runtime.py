@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import replies
+from bot.normalize import normalize
 from bot.plans import Plan, apply_effects, plan_for
 from bot.rasa_client import BotTurn, RasaClient, RasaUnavailable
 from bot.wechat import Push
@@ -120,7 +121,7 @@ class ChannelRuntime:
             try:
                 turn = await self.rasa.send(
                     f"{self.appid}:{openid}",
-                    text,
+                    normalize(text),
                     {"appid": self.appid, "channel": self.channel, "openid": openid},
                 )
             except RasaUnavailable as exc:

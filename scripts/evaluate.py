@@ -1,81 +1,232 @@
 """`make eval`: answer quality on held-out questions (eval/faq_heldout.yml), never trained on.
 
-Starts the Rasa server with the trained model, sends every question to /model/parse and reports
-top-1 accuracy: for FAQ cases the intent must be `faq` and the ResponseSelector must pick the
-expected FAQ; for the other cases the intent must match.
+Starts the Rasa server with the trained model and, for every question: normalises it
+(bot/normalize.py), parses it (/model/parse), ranks FAQs with the ResponseSelector alone, the
+lexical retriever alone and both fused (crm/knowledge/answering.py, as action_answer_faq does).
+Reports FAQ top-1/top-3, intent accuracy, out-of-scope precision/recall, the confusions, the
+gain of each normalisation step, and time per message; writes results/eval_report.{md,json,png}.
+`--fast` evaluates every third case with all normalisation steps only (CI).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
 from collections import Counter
+from pathlib import Path
+from typing import Any
 
 import httpx
 import yaml
 
+from bot.normalize import STEPS, normalize
 from bot.stack import ROOT, Stack
+from crm.knowledge.answering import decide, fuse, selector_ranking
+from crm.knowledge.loader import load_knowledge_base
+from crm.knowledge.retriever import FaqRetriever, question_bank
 
 CASES = ROOT / "eval" / "faq_heldout.yml"
+OUT = ROOT / "results"
+NOT_UNDERSTOOD = {"out_of_scope", "nlu_fallback"}
 
 
-def predict(http: httpx.Client, url: str, text: str) -> tuple[str, float]:
-    """The label the model gives `text` (an FAQ id, or an intent name) and its confidence."""
-    parsed = http.post(f"{url}/model/parse", json={"text": text}).json()
-    intent = parsed["intent"]["name"]
-    if intent != "faq":
-        return intent, float(parsed["intent"]["confidence"])
-    response = parsed["response_selector"]["faq"]["response"]
-    return response["intent_response_key"].split("/", 1)[1], float(response["confidence"])
+def variants(fast: bool) -> dict[str, tuple[str, ...]]:
+    """Normalisation settings to compare: none, steps added one by one, each step left out."""
+    if fast:
+        return {"all steps": STEPS}
+    out: dict[str, tuple[str, ...]] = {"none": ()}
+    for i in range(1, len(STEPS) + 1):
+        out["all steps" if i == len(STEPS) else "+".join(STEPS[:i])] = STEPS[:i]
+    for step in STEPS:
+        out[f"all but {step}"] = tuple(s for s in STEPS if s != step)
+    return out
+
+
+def run_variant(
+    http: httpx.Client,
+    url: str,
+    retriever: FaqRetriever,
+    cases: list[dict[str, str]],
+    steps: tuple[str, ...],
+) -> list[dict[str, Any]]:
+    rows = []
+    for case in cases:
+        started = time.perf_counter()
+        text = normalize(case["text"], steps)
+        parse = http.post(f"{url}/model/parse", json={"text": text}).json()
+        selector = selector_ranking(parse)
+        lexical = retriever.rank(text)
+        fused = fuse(selector, lexical)
+        decision = decide(selector, lexical)
+        rows.append(
+            {
+                "text": case["text"],
+                "normalised": text,
+                "expect": case["expect"],
+                "intent": parse["intent"]["name"],
+                "intent_confidence": parse["intent"]["confidence"],
+                "selector": [f for f, _ in selector[:3]],
+                "lexical": [f for f, _ in lexical[:3]],
+                "fused": [f for f, _ in fused[:3]],
+                "fused_score": fused[0][1] if fused else 0.0,
+                "decision": decision.kind,
+                "decision_ids": list(decision.faq_ids),
+                "ms": 1000 * (time.perf_counter() - started),
+            }
+        )
+    return rows
+
+
+def hit(row: dict[str, Any], ranking: str, k: int) -> bool:
+    return row["intent"] == "faq" and row["expect"] in row[ranking][:k]
+
+
+def metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    faq = [r for r in rows if r["expect"].startswith("faq-")]
+    other = [r for r in rows if not r["expect"].startswith("faq-")]
+    oos = [r for r in rows if r["expect"] == "out_of_scope"]
+    predicted_oos = [r for r in rows if r["intent"] in NOT_UNDERSTOOD]
+
+    def pct(part: int, whole: int) -> float:
+        return round(100 * part / whole, 1) if whole else 0.0
+
+    answered = [r for r in faq if r["intent"] == "faq" and r["decision"] == "answer"]
+    clarified = [r for r in faq if r["intent"] == "faq" and r["decision"] == "clarify"]
+    return {
+        "faq_cases": len(faq),
+        "faq_top1_fused": pct(sum(hit(r, "fused", 1) for r in faq), len(faq)),
+        "faq_top3_fused": pct(sum(hit(r, "fused", 3) for r in faq), len(faq)),
+        "faq_top1_selector_only": pct(sum(hit(r, "selector", 1) for r in faq), len(faq)),
+        "faq_top3_selector_only": pct(sum(hit(r, "selector", 3) for r in faq), len(faq)),
+        "faq_top1_lexical_only": pct(sum(hit(r, "lexical", 1) for r in faq), len(faq)),
+        "faq_routed_to_faq_intent": pct(sum(r["intent"] == "faq" for r in faq), len(faq)),
+        "faq_answered_right": pct(
+            sum(r["decision_ids"][:1] == [r["expect"]] for r in answered), len(faq)
+        ),
+        "faq_answered_wrong": pct(
+            sum(r["decision_ids"][:1] != [r["expect"]] for r in answered), len(faq)
+        ),
+        "faq_clarified": pct(len(clarified), len(faq)),
+        "faq_clarified_with_right_option": pct(
+            sum(r["expect"] in r["decision_ids"] for r in clarified), len(faq)
+        ),
+        "intent_accuracy_non_faq": pct(sum(r["intent"] == r["expect"] for r in other), len(other)),
+        "out_of_scope_recall": pct(sum(r["intent"] in NOT_UNDERSTOOD for r in oos), len(oos)),
+        "out_of_scope_precision": pct(
+            sum(r["expect"] == "out_of_scope" for r in predicted_oos), len(predicted_oos)
+        ),
+        "out_of_scope_given_faq_answer": sum(r["intent"] == "faq" for r in oos),
+        "ms_per_message": round(sum(r["ms"] for r in rows) / len(rows), 1),
+    }
+
+
+def confusions(rows: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
+    pairs = Counter(
+        (r["expect"], r["fused"][0] if r["intent"] == "faq" and r["fused"] else r["intent"])
+        for r in rows
+        if not (r["intent"] == "faq" and r["fused"] and r["fused"][0] == r["expect"])
+        and r["intent"] != r["expect"]
+    )
+    return [(e, g, n) for (e, g), n in pairs.most_common(20)]
+
+
+def threshold_curve(rows: list[dict[str, Any]], png: Path) -> None:
+    """Accuracy and coverage of FAQ answers against a threshold on the fused score."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    faq_rows = [r for r in rows if r["expect"].startswith("faq-") or r["expect"] == "out_of_scope"]
+    scores = sorted({round(r["fused_score"], 3) for r in faq_rows})
+    xs, accuracy, coverage = [], [], []
+    for t in scores:
+        answered = [r for r in faq_rows if r["intent"] == "faq" and r["fused_score"] >= t]
+        if not answered:
+            continue
+        xs.append(t)
+        accuracy.append(100 * sum(r["fused"][0] == r["expect"] for r in answered) / len(answered))
+        coverage.append(100 * len(answered) / len(faq_rows))
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(xs, accuracy, label="accuracy of answers given (%)")
+    ax.plot(xs, coverage, label="questions answered (%)")
+    ax.set_xlabel("threshold on fused score")
+    ax.set_ylim(0, 101)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title("FAQ answers against confidence threshold (held-out set)")
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+
+
+def report(results: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+    full = results["variants"]["all steps"]
+    lines = [
+        "# Held-out evaluation",
+        "",
+        f"{len(rows)} cases from `eval/faq_heldout.yml`.",
+        "",
+        "| metric | value |",
+        "|---|---|",
+    ]
+    lines += [f"| {k} | {v} |" for k, v in full.items()]
+    lines += [
+        "",
+        "## Normalisation steps",
+        "",
+        "| setting | FAQ top-1 fused | FAQ top-1 selector only | intent accuracy (non-FAQ) |",
+        "|---|---|---|---|",
+    ]
+    for name, m in results["variants"].items():
+        lines.append(
+            f"| {name} | {m['faq_top1_fused']} | {m['faq_top1_selector_only']} | "
+            f"{m['intent_accuracy_non_faq']} |"
+        )
+    lines += ["", "## Most frequent confusions (expected → got)", ""]
+    lines += [f"- {e} → {g}: {n}" for e, g, n in results["confusions"]]
+    return "\n".join(lines) + "\n"
 
 
 def main() -> int:
-    """Run the evaluation and print the figures."""
+    parser = argparse.ArgumentParser(prog="make eval")
+    parser.add_argument("--fast", action="store_true", help="every third case, all steps only")
+    args = parser.parse_args()
     cases = yaml.safe_load(CASES.read_text(encoding="utf-8"))["cases"]
+    if args.fast:
+        cases = cases[::3]
+    kb = load_knowledge_base(ROOT / "knowledge_base")
+    retriever = FaqRetriever(question_bank({f.id: f.question for f in kb.faqs}))
     stack = Stack(rasa_port=5095, actions_port=5096, with_api=False)
     print(f"eval: {len(cases)} held-out cases; starting Rasa ...", flush=True)
     stack.start(None)
+    results: dict[str, Any] = {"variants": {}}
+    full_rows: list[dict[str, Any]] = []
     try:
         stack.wait_ready(300)
-        results = []
-        started = time.monotonic()
         with httpx.Client(timeout=30) as http:
-            for case in cases:
-                label, confidence = predict(http, stack.rasa_url, case["text"])
-                group = "faq" if case["expect"].startswith("faq-") else case["expect"]
-                results.append((group, case["expect"], label, confidence, case["text"]))
-        elapsed = time.monotonic() - started
+            for name, steps in variants(args.fast).items():
+                rows = run_variant(http, stack.rasa_url, retriever, cases, steps)
+                results["variants"][name] = metrics(rows)
+                print(
+                    f"eval: {name:<20} FAQ top-1 {results['variants'][name]['faq_top1_fused']}%",
+                    flush=True,
+                )
+                if name == "all steps":
+                    full_rows = rows
     finally:
         stack.stop()
-    right, total = Counter(), Counter()
-    for group, expect, label, _, _ in results:
-        total[group] += 1
-        right[group] += expect == label
-    for group in sorted(total):
-        print(
-            f"eval: {group:<14} {right[group]:>4}/{total[group]:<4} "
-            f"{100 * right[group] / total[group]:.1f}%"
-        )
-    overall = sum(right.values()) / len(results)
-    print(
-        f"eval: overall        {sum(right.values()):>4}/{len(results):<4} {100 * overall:.1f}%"
-        f"   ({1000 * elapsed / len(results):.0f} ms per parse)"
+    results["confusions"] = confusions(full_rows)
+    OUT.mkdir(exist_ok=True)
+    (OUT / "eval_report.json").write_text(
+        json.dumps({**results, "cases": full_rows}, ensure_ascii=False, indent=1)
     )
-    misses = [r for r in results if r[1] != r[2]]
-    out = ROOT / "results" / "eval_misses.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(
-        json.dumps(
-            [
-                {"text": t, "expect": e, "got": g, "confidence": round(c, 3)}
-                for _, e, g, c, t in misses
-            ],
-            ensure_ascii=False,
-            indent=1,
-        )
-    )
-    print(f"eval: misses written to {out.relative_to(ROOT)}")
+    (OUT / "eval_report.md").write_text(report(results, full_rows), encoding="utf-8")
+    threshold_curve(full_rows, OUT / "eval_report.png")
+    for key, value in results["variants"]["all steps"].items():
+        print(f"eval: {key:<34} {value}")
+    print("eval: report in results/eval_report.md, .json and .png")
     return 0
 
 

@@ -108,3 +108,8 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * 6371.0 * math.asin(math.sqrt(a))
+
+
+def list_questions(session: Session) -> dict[str, str]:
+    """faq id -> canonical question, for every loaded FAQ."""
+    return dict(session.execute(select(Faq.id, Faq.question)).tuples().all())

@@ -1,0 +1,43 @@
+"""Not understood or out of scope: say so politely; the second time in a row, offer a human."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+FALLBACK_ACTIONS = {"action_fallback"}
+
+
+def previous_bot_action(tracker: Tracker) -> str | None:
+    """The last action before the current user message (action_listen excluded)."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            if seen_user:
+                continue
+            seen_user = True
+        elif seen_user and event.get("event") == "action":
+            name = event.get("name")
+            if name != "action_listen":
+                return str(name)
+    return None
+
+
+class ActionFallback(Action):
+    """`action_fallback`: the out-of-scope or not-understood answer, escalating on repeat."""
+
+    def name(self) -> str:
+        return "action_fallback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        if previous_bot_action(tracker) in FALLBACK_ACTIONS:
+            dispatcher.utter_message(response="utter_offer_human")
+        elif tracker.latest_message.get("intent", {}).get("name") == "out_of_scope":
+            dispatcher.utter_message(response="utter_out_of_scope")
+        else:
+            dispatcher.utter_message(response="utter_default")
+        return []

@@ -1,0 +1,74 @@
+"""A lexical FAQ retriever: BM25 over jieba words plus character bigrams, one document per
+known phrasing of each FAQ (its canonical question and the training paraphrases)."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from functools import lru_cache
+from pathlib import Path
+
+import jieba
+import yaml
+from rank_bm25 import BM25Okapi
+
+ROOT = Path(__file__).resolve().parents[2]
+STOP = set("的了吗呢啊吧呀么嘛哦噢我你您们是在有和就都也还要想请问下个这那怎么什么")
+
+
+@lru_cache
+def _tokenizer() -> jieba.Tokenizer:
+    jieba.setLogLevel(logging.WARNING)
+    tokenizer = jieba.Tokenizer()
+    for file in sorted((ROOT / "dicts").glob("*.txt")):
+        tokenizer.load_userdict(str(file))
+    return tokenizer
+
+
+def tokens(text: str) -> list[str]:
+    """Words (jieba, domain dictionary) and character bigrams, without filler characters."""
+    words = [w for w in _tokenizer().lcut(text.lower()) if w.strip() and w not in STOP]
+    chars = [c for c in text.lower() if c.strip() and c not in STOP and c.isalnum()]
+    return words + [a + b for a, b in itertools.pairwise(chars)]
+
+
+def question_bank(
+    questions: dict[str, str], nlu_dir: Path = ROOT / "nlu_data" / "nlu"
+) -> dict[str, list[str]]:
+    """faq id -> its phrasings: the canonical question plus every `faq/<id>` training example."""
+    bank = {faq_id: [question] for faq_id, question in questions.items()}
+    for file in sorted(nlu_dir.glob("*.yml")):
+        for block in yaml.safe_load(file.read_text(encoding="utf-8")).get("nlu", []):
+            intent = str(block.get("intent", ""))
+            if intent.startswith("faq/") and intent[4:] in bank:
+                examples = str(block.get("examples", ""))
+                bank[intent[4:]] += [
+                    line.strip()[2:].strip()
+                    for line in examples.splitlines()
+                    if line.strip().startswith("- ")
+                ]
+    return bank
+
+
+class FaqRetriever:
+    """Ranks FAQs for a question by their best-matching phrasing."""
+
+    def __init__(self, bank: dict[str, list[str]]) -> None:
+        self.owner: list[str] = []
+        documents: list[list[str]] = []
+        for faq_id, phrasings in bank.items():
+            for phrasing in phrasings:
+                self.owner.append(faq_id)
+                documents.append(tokens(phrasing))
+        self.bm25 = BM25Okapi(documents, k1=1.2, b=0.75)
+
+    def rank(self, text: str, top: int = 10) -> list[tuple[str, float]]:
+        """(faq id, score) best first; score is BM25 of the FAQ's best phrasing."""
+        query = tokens(text)
+        if not query:
+            return []
+        best: dict[str, float] = {}
+        for owner, score in zip(self.owner, self.bm25.get_scores(query), strict=True):
+            if score > best.get(owner, 0.0):
+                best[owner] = float(score)
+        return sorted(best.items(), key=lambda item: -item[1])[:top]

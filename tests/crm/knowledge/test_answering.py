@@ -1,0 +1,55 @@
+"""Ranking FAQs: the lexical retriever, fusion with the ResponseSelector, and the decision."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from actions.faq import picked
+from crm.knowledge.answering import decide, fuse, selector_ranking
+from crm.knowledge.loader import load_knowledge_base
+from crm.knowledge.retriever import FaqRetriever, question_bank, tokens
+
+KB = Path(__file__).resolve().parents[3] / "knowledge_base"
+
+
+def test_retriever_finds_the_faq_of_a_paraphrase() -> None:
+    kb = load_knowledge_base(KB)
+    retriever = FaqRetriever(question_bank({f.id: f.question for f in kb.faqs}))
+    assert retriever.rank("电池保修几个月")[0][0] == "faq-017"
+    assert retriever.rank("") == []
+
+
+def test_tokens_mix_words_and_character_bigrams() -> None:
+    out = tokens("电池保修多久")
+    assert "保修" in out and "电池" in out and "修多" in out
+
+
+def test_agreement_answers_and_a_close_call_is_asked() -> None:
+    selector = [("faq-017", 0.4), ("faq-012", 0.3)]
+    assert decide(selector, [("faq-017", 9.0), ("faq-028", 5.0)]).kind == "answer"
+    close = decide(selector, [("faq-012", 9.0), ("faq-017", 8.5)])
+    assert close.kind == "clarify" and set(close.faq_ids) == {"faq-017", "faq-012"}
+    assert decide([], []).kind == "unknown"
+
+
+def test_fusion_rewards_both_rankers() -> None:
+    fused = fuse([("a", 0.9), ("b", 0.1)], [("b", 5.0), ("a", 4.0), ("c", 1.0)])
+    assert [f for f, _ in fused][:2] in (["a", "b"], ["b", "a"])
+    assert fused[-1][0] == "c"
+
+
+def test_selector_ranking_reads_rasa_parse_output() -> None:
+    parse = {"response_selector": {"faq": {"ranking": [
+        {"intent_response_key": "faq/faq-017", "confidence": 0.6},
+        {"intent_response_key": "faq/faq-012", "confidence": 0.2}]}}}
+    assert selector_ranking(parse) == [("faq-017", 0.6), ("faq-012", 0.2)]
+    assert selector_ranking({}) == []
+
+
+def test_a_pick_by_number_ordinal_or_text() -> None:
+    choices, questions = ["faq-017", "faq-012"], {"faq-017": "电池保修多久", "faq-012": "锐工保修"}
+    assert picked("1", choices, questions) == "faq-017"
+    assert picked("第二个", choices, questions) == "faq-012"
+    assert picked("嗯 后面那个吧", choices, questions) == "faq-012"
+    assert picked("我问的是锐工保修", choices, questions) == "faq-012"
+    assert picked("3", choices, questions) is None
