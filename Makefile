@@ -76,8 +76,8 @@ validate: install  ## rasa data validate
 clean:  ## remove environments, models and the local database
 	rm -rf $(VENV) $(RASA_VENV) models var .rasa
 
-eval: train  ## top-1 accuracy on held-out questions (eval/), never trained on
-	@$(PY) scripts/evaluate.py
+eval: train  ## answer quality on held-out questions (eval/), never trained on; ARGS=--fast for CI
+	@$(PY) scripts/evaluate.py $(ARGS)
 
 bench: install train  ## callback benchmarks on PostgreSQL + Redis + Rasa (bench/results/)
 	@$(PY) -m bench.callback

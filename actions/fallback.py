@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
+
+from actions.faq import product_fact
 
 FALLBACK_ACTIONS = {"action_fallback"}
 
@@ -34,7 +37,10 @@ class ActionFallback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        if previous_bot_action(tracker) in FALLBACK_ACTIONS:
+        fact = await asyncio.to_thread(product_fact, str(tracker.latest_message.get("text") or ""))
+        if fact:  # a product question the intent classifier did not recognise
+            dispatcher.utter_message(response="utter_product_answer", answer=fact)
+        elif previous_bot_action(tracker) in FALLBACK_ACTIONS:
             dispatcher.utter_message(response="utter_offer_human")
         elif tracker.latest_message.get("intent", {}).get("name") == "out_of_scope":
             dispatcher.utter_message(response="utter_out_of_scope")

@@ -17,6 +17,7 @@ from crm.db import session_scope
 from crm.errors import DomainError
 from crm.knowledge.answering import rank_question
 from crm.knowledge.models import Faq
+from crm.knowledge.products import answer_product_question
 from crm.knowledge.retriever import FaqRetriever, question_bank
 from crm.knowledge.service import get_faq, list_questions
 
@@ -38,6 +39,13 @@ ORDINALS = {
 @lru_cache(maxsize=1)
 def _retriever(questions: tuple[tuple[str, str], ...]) -> FaqRetriever:
     return FaqRetriever(question_bank(dict(questions)))
+
+
+def product_fact(text: str) -> str | None:
+    """The product answer for `text`, if it asks a fact about a few identifiable products."""
+    with session_scope() as session:
+        found = answer_product_question(session, text)
+        return found.text if found else None
 
 
 def _decide(text: str, parse: dict[str, Any]) -> tuple[str, list[Faq]]:
@@ -64,6 +72,10 @@ class ActionAnswerFaq(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         text = str(tracker.latest_message.get("text") or "")
+        fact = await asyncio.to_thread(product_fact, text)
+        if fact:
+            dispatcher.utter_message(response="utter_product_answer", answer=fact)
+            return [SlotSet("faq_choices", None)]
         try:
             kind, faqs = await asyncio.to_thread(_decide, text, tracker.latest_message)
         except DomainError as exc:

@@ -11,3 +11,6 @@ COPY bot bot
 COPY api api
 COPY actions actions
 COPY knowledge_base knowledge_base
+# The normaliser reads dicts/; the FAQ retriever reads the training phrasings in nlu_data/.
+COPY dicts dicts
+COPY nlu_data nlu_data

@@ -75,3 +75,10 @@ def test_one_users_messages_are_answered_in_order(rasa_stack: Stack) -> None:
         for question in questions:  # as fast as the user can type: each callback returns at once
             assert sim.say(question) is None
         assert wait_texts(url, sim.openid, 3) == expected
+
+
+def test_two_misunderstandings_in_a_row_offer_a_human(api_url: str) -> None:
+    sim = make_sim(api_url)
+    first = sim.say("明天杭州会下雨吗")
+    assert first == RESPONSES["utter_out_of_scope"][0]["text"]
+    assert sim.say("给我推荐一部好看的电视剧") == RESPONSES["utter_offer_human"][0]["text"]

@@ -39,9 +39,16 @@ def test_fusion_rewards_both_rankers() -> None:
 
 
 def test_selector_ranking_reads_rasa_parse_output() -> None:
-    parse = {"response_selector": {"faq": {"ranking": [
-        {"intent_response_key": "faq/faq-017", "confidence": 0.6},
-        {"intent_response_key": "faq/faq-012", "confidence": 0.2}]}}}
+    parse = {
+        "response_selector": {
+            "faq": {
+                "ranking": [
+                    {"intent_response_key": "faq/faq-017", "confidence": 0.6},
+                    {"intent_response_key": "faq/faq-012", "confidence": 0.2},
+                ]
+            }
+        }
+    }
     assert selector_ranking(parse) == [("faq-017", 0.6), ("faq-012", 0.2)]
     assert selector_ranking({}) == []
 
