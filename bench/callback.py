@@ -87,34 +87,31 @@ async def load(
     }
 
 
-def fast_path_bodies(n: int) -> list[tuple[dict[str, str], bytes]]:
+def user(openid: str) -> WeChatSimulator:
+    """A safe-mode official-account user, signing as WeChat does."""
     s = Settings()
-    out = []
-    for i in range(n):
-        sim = WeChatSimulator(
-            "",
-            s.wechat_oa_token,
-            s.wechat_oa_aes_key,
-            s.wechat_oa_appid,
-            openid=f"o-bench-{i % 50}",
+    return WeChatSimulator(
+        "", s.wechat_oa_token, s.wechat_oa_aes_key, s.wechat_oa_appid, openid=openid
+    )
+
+
+def fast_path_bodies(n: int) -> list[tuple[dict[str, str], bytes]]:
+    """Menu-link events from 50 users: signature, decryption, dedup, storage, `success`."""
+    return [
+        (sim := user(f"o-bench-{i % 50}")).envelope(
+            sim.event_xml("VIEW", f"https://m.example.com/{i}")
         )
-        out.append(sim.envelope(sim.event_xml("VIEW", f"https://m.example.com/{i}")))
-    return out
+        for i in range(n)
+    ]
 
 
 def question_bodies(users: int, per_user: int) -> list[tuple[dict[str, str], bytes]]:
-    s = Settings()
+    """FAQ-style questions from `users` new users, `per_user` each."""
     out = []
     for turn in range(per_user):
-        for user in range(users):
-            sim = WeChatSimulator(
-                "",
-                s.wechat_oa_token,
-                s.wechat_oa_aes_key,
-                s.wechat_oa_appid,
-                openid=f"o-load-{user}-{secrets.token_hex(3)}",
-            )
-            out.append(sim.envelope(sim.text_xml(QUESTIONS[(user + turn) % len(QUESTIONS)])))
+        for number in range(users):
+            sim = user(f"o-load-{number}-{secrets.token_hex(3)}")
+            out.append(sim.envelope(sim.text_xml(QUESTIONS[(number + turn) % len(QUESTIONS)])))
     return out
 
 
