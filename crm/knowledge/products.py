@@ -33,21 +33,22 @@ KINDS = {
     "充电器": ["充电器"],
 }
 ASPECTS = {
-    "compatibility": [
-        "能装",
-        "兼容",
-        "通用",
-        "能用在",
-        "能用到",
-        "装到",
-        "配什么电池",
-        "用什么电池",
-        "用哪个充电器",
-        "哪些工具",
-        "能充",
+    "price": [
+        "多少钱",
+        "价格",
+        "售价",
+        "几块钱",
+        "多钱",
+        "贵不贵",
+        "价钱",
+        "卖多少",
+        "啥价",
+        "什么价",
+        "卖几多",
+        "几多钱",
+        "报价",
     ],
-    "price": ["多少钱", "价格", "售价", "几块", "多钱", "贵不贵", "价钱", "卖多少"],
-    "warranty": ["保修", "质保", "保多久", "包修"],
+    "warranty": ["保修", "质保", "保多久", "保几", "保多长", "包修", "保几年"],
     "package": [
         "带不带",
         "含不含",
@@ -57,15 +58,23 @@ ASPECTS = {
         "带电池",
         "配电池",
         "单机",
-        "套装",
         "清单",
         "配件",
         "里面有什么",
+        "送不送",
+        "附带",
+        "给几块",
+        "配几块",
+        "几根",
+        "带几",
+        "带什么",
+        "有什么东西",
     ],
     "specs": [
         "参数",
         "功率",
         "扭力",
+        "扭距",
         "转速",
         "多重",
         "重量",
@@ -73,13 +82,41 @@ ASPECTS = {
         "冲击能量",
         "规格",
         "几伏",
+        "多少伏",
         "多少瓦",
         "容量",
         "重不重",
         "重吗",
         "沉不沉",
+        "安时",
+        "几安",
+        "多少安",
+        "几焦",
+    ],
+    "compatibility": [
+        "能装",
+        "兼容",
+        "通用",
+        "能用",
+        "装到",
+        "配什么电池",
+        "用什么电池",
+        "用哪",
+        "用啥",
+        "哪些工具",
+        "能充",
+        "插得上",
+        "能不能上",
+        "行不行",
+        "能给",
+        "装在",
+        "适配",
+        "配套",
     ],
 }
+_CODE_IN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9\-]*(?:\s+[0-9][A-Za-z0-9\-]*)?")
+_WATTS = re.compile(r"(\d{3,4})\s*(?:w|瓦)", re.IGNORECASE)
+_AMP_HOURS = re.compile(r"(\d\.\d)\s*(?:ah|安)?", re.IGNORECASE)
 MAX_LISTED = 4  # more matches than this: too vague to list, the FAQ answers instead
 _VOLTAGE = re.compile(r"(\d{2})\s*(?:v|伏)", re.IGNORECASE)
 
@@ -93,8 +130,30 @@ class ProductAnswer:
 
 
 def aspect_of(text: str) -> str | None:
-    """What the customer wants to know about a product, if it is one of the known aspects."""
-    return next((name for name, words in ASPECTS.items() if any(w in text for w in words)), None)
+    """What the customer wants to know: the aspect whose wording comes last (Chinese puts the
+    question at the end: 「不带电池多重」 asks the weight)."""
+    best: tuple[int, str] | None = None
+    for name, words in ASPECTS.items():
+        for word in words:
+            at = text.rfind(word)
+            if at >= 0 and (best is None or at + len(word) > best[0]):
+                best = (at + len(word), name)
+    return best[1] if best else None
+
+
+def _alnum(text: str) -> str:
+    return re.sub(r"[^A-Z0-9]", "", text.upper())
+
+
+def codes(product: Product) -> set[str]:
+    """How customers write this product's model: SKU, SKU without brand, model code in name."""
+    found = {_alnum(product.sku)}
+    suffix = _alnum(product.sku.split("-", 1)[1])
+    candidates = [suffix, *(_alnum(m) for m in _CODE_IN_NAME.findall(product.name))]
+    for code in candidates:
+        if len(code) >= 5 and re.search("[A-Z]", code) and re.search("[0-9]", code):
+            found.add(code)
+    return found
 
 
 def _mentions(text: str, table: dict[str, list[str]]) -> list[str]:
@@ -109,37 +168,52 @@ def _mentions(text: str, table: dict[str, list[str]]) -> list[str]:
 
 
 def resolve(products: list[Product], text: str, brands: list[str] | None = None) -> list[Product]:
-    """Products the text points at: by SKU or model code, else by brand, voltage and kind."""
-    upper = text.upper()
-    by_sku = [p for p in products if p.sku in upper]
-    if not by_sku:
-        by_sku = [
-            p
-            for p in products
-            if len(p.sku.split("-", 1)[1]) >= 5 and p.sku.split("-", 1)[1] in upper
-        ]
-    if by_sku:
-        return sorted(by_sku, key=lambda p: -len(p.sku))[:2]
-    brands = _mentions(text, BRANDS) if brands is None else brands
-    kinds = _mentions(text, KINDS)
+    """Products the text points at: by model code, else by brand, kind, voltage, power and
+    capacity. `brands` restricts the search (the first brand of a cross-brand question)."""
+    only = _mentions(text, BRANDS) if brands is None else brands
+    allowed = [p for p in products if brands is None or any(p.brand.startswith(b) for b in only)]
+    written = _alnum(text)
+    by_code = [p for p in allowed if any(code in written for code in codes(p))]
+    if by_code:
+        longest = max(len(c) for p in by_code for c in codes(p) if c in written)
+        return [p for p in by_code if any(len(c) == longest and c in written for c in codes(p))]
+    kinds = _mentions(text, KINDS)[:1]  # the first thing named is the subject
     voltage = _VOLTAGE.search(text)
-    if not kinds or not (brands or voltage):
+    if not kinds or not (only or voltage):
         return []
-    return [
+    found = [
         p
-        for p in products
+        for p in allowed
         if p.category in kinds
-        and (not brands or any(p.brand.startswith(b) for b in brands))
+        and (not only or any(p.brand.startswith(b) for b in only))
         and (not voltage or p.data.get("specs", {}).get("voltage_v") == int(voltage.group(1)))
     ]
+    return _narrow(found, text)
+
+
+def _narrow(found: list[Product], text: str) -> list[Product]:
+    """Keep the products whose power or battery capacity the text also gives, if any does."""
+    for pattern, key in ((_WATTS, "power_w"), (_AMP_HOURS, "battery_ah")):
+        match = pattern.search(text)
+        if match:
+            value = float(match.group(1))
+            narrowed = [p for p in found if p.data.get("specs", {}).get(key) == value]
+            found = narrowed or found
+    return found
 
 
 def answer_product_question(session: Session, text: str) -> ProductAnswer | None:
     """A product fact for `text`, or None when it is not about a few identifiable products."""
+    if aspect_of(text) is None:
+        return None
+    return answer_from(list(session.scalars(select(Product))), text)
+
+
+def answer_from(products: list[Product], text: str) -> ProductAnswer | None:
+    """answer_product_question over a given catalogue (the evaluation uses the files)."""
     aspect = aspect_of(text)
     if aspect is None:
         return None
-    products = list(session.scalars(select(Product)))
     brands = _mentions(text, BRANDS)
     if aspect == "compatibility" and len(brands) >= 2:
         # 「牧田18v电池能装博世吗」: the first brand is the product, the second the other platform.
@@ -149,6 +223,9 @@ def answer_product_question(session: Session, text: str) -> ProductAnswer | None
     found = resolve(products, text)
     if not 1 <= len(found) <= MAX_LISTED:
         return None
+    others = [b for b in brands if not found[0].brand.startswith(b)]
+    if aspect == "compatibility" and len(found) == 1 and others:
+        return ProductAnswer(_cross_brand(found, others[0]), (found[0].sku,))
     compose: dict[str, Callable[[Product], str]] = {
         "price": _price,
         "warranty": _warranty,
