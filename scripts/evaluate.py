@@ -28,6 +28,7 @@ from crm.knowledge.loader import load_knowledge_base
 from crm.knowledge.models import Product
 from crm.knowledge.products import answer_from, aspect_of
 from crm.knowledge.retriever import FaqRetriever, question_bank
+from crm.knowledge.service import product_row
 
 # product_fresh.yml was written after the product resolver was tuned on task_heldout.yml's
 # misses: it is the honest measure of product answers.
@@ -52,19 +53,7 @@ def variants(fast: bool) -> dict[str, tuple[str, ...]]:
 
 def catalogue() -> list[Product]:
     """The products of knowledge_base/, in memory (the evaluation needs no database)."""
-    kb = load_knowledge_base(ROOT / "knowledge_base")
-    return [
-        Product(
-            sku=p.sku,
-            name=p.name,
-            brand=p.brand,
-            series=p.series,
-            category=p.category,
-            price_yuan=p.price_yuan,
-            data=p.model_dump(mode="json"),
-        )
-        for p in kb.products
-    ]
+    return [product_row(p) for p in load_knowledge_base(ROOT / "knowledge_base").products]
 
 
 def run_variant(

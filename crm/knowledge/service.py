@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from crm.errors import NotFound
 from crm.knowledge.loader import KnowledgeBase
 from crm.knowledge.models import Faq, Product, Rule, Store
+from crm.knowledge.schemas import ProductEntry
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,19 @@ class LoadSummary:
     products: int
     stores: int
     rules: int
+
+
+def product_row(entry: ProductEntry) -> Product:
+    """The stored form of a products.yml entry (the full entry is kept in `data`)."""
+    return Product(
+        sku=entry.sku,
+        name=entry.name,
+        brand=entry.brand,
+        series=entry.series,
+        category=entry.category,
+        price_yuan=entry.price_yuan,
+        data=entry.model_dump(mode="json"),
+    )
 
 
 def replace_all(session: Session, kb: KnowledgeBase) -> LoadSummary:
@@ -38,18 +52,7 @@ def replace_all(session: Session, kb: KnowledgeBase) -> LoadSummary:
         )
         for f in kb.faqs
     )
-    session.add_all(
-        Product(
-            sku=p.sku,
-            name=p.name,
-            brand=p.brand,
-            series=p.series,
-            category=p.category,
-            price_yuan=p.price_yuan,
-            data=p.model_dump(mode="json"),
-        )
-        for p in kb.products
-    )
+    session.add_all(product_row(p) for p in kb.products)
     session.add_all(
         Store(
             id=s.id,
