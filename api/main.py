@@ -19,7 +19,7 @@ from bot.delivery import DeliveryWorker
 from bot.normalize import normalize
 from bot.rasa_client import RasaClient
 from bot.runtime import ChannelRuntime
-from bot.sandbox import create_sandbox
+from bot.sandbox import SandboxState, create_sandbox
 from bot.wechat import WeChatCodec
 from bot.wechat_api import WeChatAPI
 from crm.config import Settings, get_settings
@@ -85,7 +85,7 @@ def _unionid_of(api: WeChatAPI) -> Callable[[str], Awaitable[str | None]]:
     return lookup
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, sandbox: SandboxState | None = None) -> FastAPI:
     """The api: WeChat callbacks, health, and the WeChat sandbox in the embedded default."""
     settings = settings or get_settings()
     logging.basicConfig(
@@ -119,7 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(mp.router)
     if settings.sandbox_enabled:
-        app.mount("/sandbox", create_sandbox(settings))
+        app.mount("/sandbox", create_sandbox(settings, sandbox))
 
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:

@@ -79,15 +79,24 @@ class SandboxState:
         return None
 
 
-def create_sandbox(settings: Settings) -> FastAPI:
-    """The sandbox ASGI app; its state is at `app.state.sandbox`."""
-    app = FastAPI(title="WeChat API sandbox", docs_url=None, redoc_url=None)
-    state = SandboxState(
+def sandbox_state(settings: Settings) -> SandboxState:
+    """A fresh sandbox state that knows the configured app ids and secrets."""
+    return SandboxState(
         {
             settings.wechat_oa_appid: settings.wechat_oa_secret,
             settings.wechat_mp_appid: settings.wechat_mp_secret,
         }
     )
+
+
+def create_sandbox(settings: Settings, state: SandboxState | None = None) -> FastAPI:
+    """The sandbox ASGI app; its state is at `app.state.sandbox`.
+
+    Several api servers in one process (the tests) share one `state`, as they would share the
+    one real WeChat API.
+    """
+    app = FastAPI(title="WeChat API sandbox", docs_url=None, redoc_url=None)
+    state = state or sandbox_state(settings)
     app.state.sandbox = state
 
     @app.middleware("http")

@@ -125,11 +125,19 @@ class WeChatAPI:
         log.info("access token for %s refreshed", self.appid)
         return token
 
-    async def call(self, path: str, body: Any = None, method: str = "POST") -> dict[str, Any]:
+    async def call(
+        self,
+        path: str,
+        body: Any = None,
+        method: str = "POST",
+        params: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         """Call an access-token API; a token error refreshes once and retries once, never more."""
         token = await self.token()
         try:
-            return await self._request(method, path, params={"access_token": token}, body=body)
+            return await self._request(
+                method, path, params={**(params or {}), "access_token": token}, body=body
+            )
         except WeChatAPIError as exc:
             if exc.errcode not in TOKEN_ERRORS:
                 raise
@@ -137,7 +145,7 @@ class WeChatAPI:
                 self.store.release(self._token_key)
             retry_token = await self.token()
             return await self._request(
-                method, path, params={"access_token": retry_token}, body=body
+                method, path, params={**(params or {}), "access_token": retry_token}, body=body
             )
 
     async def send_custom(self, payload: dict[str, Any]) -> dict[str, Any]:
@@ -163,11 +171,8 @@ class WeChatAPI:
 
     async def user_info(self, openid: str) -> dict[str, Any]:
         """Official-account user/info (unionid, subscribe state)."""
-        token = await self.token()
-        return await self._request(
-            "GET",
-            "/cgi-bin/user/info",
-            params={"access_token": token, "openid": openid, "lang": "zh_CN"},
+        return await self.call(
+            "/cgi-bin/user/info", method="GET", params={"openid": openid, "lang": "zh_CN"}
         )
 
     async def code_to_session(self, code: str) -> dict[str, Any]:

@@ -12,7 +12,12 @@ from typing import Any
 import uvicorn
 
 from api.main import create_app
+from bot.sandbox import sandbox_state
 from crm.config import Settings
+
+# Every api server of the test run talks to one WeChat sandbox, as servers share the real API:
+# a delivery worker of one server may send what another server's runtime queued.
+SHARED_SANDBOX = sandbox_state(Settings())
 
 
 def free_port() -> int:
@@ -26,9 +31,9 @@ def serve_api(**overrides: Any) -> Iterator[str]:
     """The api on a free port (so the outbound client reaches its sandbox over HTTP)."""
     port = free_port()
     settings = Settings(port=port, **overrides)
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
+    SHARED_SANDBOX.faults.clear()  # a fault a test injected never outlives its server
+    app = create_app(settings, sandbox=SHARED_SANDBOX)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -39,5 +44,6 @@ def serve_api(**overrides: Any) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
+        SHARED_SANDBOX.faults.clear()
         server.should_exit = True
         thread.join(20)
