@@ -159,11 +159,18 @@ def _pump(name: str, proc: subprocess.Popen[bytes], output: IO[str] | None) -> N
             output.flush()
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
     """`make run`: start everything in the foreground until Ctrl-C or a process exits."""
     if not MODEL.exists():
         print("run: no trained model; run `make train` first", file=sys.stderr)
         return 1
+    # A process manager's SIGTERM (or a closed terminal's SIGHUP) stops the children too.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
     stack = Stack(port=int(os.environ.get("PORT", "8000")))
     print("run: starting rasa, actions and api (Rasa needs about a minute to load) ...", flush=True)
     stack.start(sys.stdout)
