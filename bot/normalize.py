@@ -57,29 +57,25 @@ def _fuzzy_key(text: str) -> tuple[str, ...]:
 
 
 @lru_cache
-def _vocabulary() -> dict[int, dict[tuple[str, ...], list[str]]]:
-    """Domain words (jieba user dictionary + synonym targets) by length and fuzzy pinyin."""
-    words: set[str] = set()
-    for file in DICTS.glob("*.txt"):
-        for line in file.read_text(encoding="utf-8").splitlines():
-            word = line.split(" ")[0].strip()
-            if len(word) >= 2 and all("\u4e00" <= ch <= "\u9fff" for ch in word):
-                words.add(word)
-    words.update(canonical for _, canonical in _synonyms() if len(canonical) >= 2)
-    by_length: dict[int, dict[tuple[str, ...], list[str]]] = {}
-    for word in sorted(words):
-        by_length.setdefault(len(word), {}).setdefault(_fuzzy_key(word), []).append(word)
-    return by_length
+def _domain_words() -> frozenset[str]:
+    """Words of the jieba user dictionary and the synonym targets (two characters or more)."""
+    words = {
+        line.split(" ")[0].strip()
+        for file in DICTS.glob("*.txt")
+        for line in file.read_text(encoding="utf-8").splitlines()
+    }
+    words.update(canonical for _, canonical in _synonyms())
+    return frozenset(w for w in words if len(w) >= 2)
 
 
 @lru_cache
-def _exact_words() -> frozenset[str]:
-    words = set()
-    for file in DICTS.glob("*.txt"):
-        for line in file.read_text(encoding="utf-8").splitlines():
-            words.add(line.split(" ")[0].strip())
-    words.update(canonical for _, canonical in _synonyms())
-    return frozenset(w for w in words if len(w) >= 2)
+def _vocabulary() -> dict[int, dict[tuple[str, ...], list[str]]]:
+    """The Chinese domain words by length and fuzzy pinyin."""
+    by_length: dict[int, dict[tuple[str, ...], list[str]]] = {}
+    for word in sorted(_domain_words()):
+        if all("\u4e00" <= ch <= "\u9fff" for ch in word):
+            by_length.setdefault(len(word), {}).setdefault(_fuzzy_key(word), []).append(word)
+    return by_length
 
 
 def fix_homophones(text: str) -> str:
@@ -92,7 +88,7 @@ def fix_homophones(text: str) -> str:
     edges = _token_edges(text)
     out, i = [], 0
     while i < len(text):
-        exact = next((n for n in lengths if text[i : i + n] in _exact_words()), 0)
+        exact = next((n for n in lengths if text[i : i + n] in _domain_words()), 0)
         if exact:
             out.append(text[i : i + exact])
             i += exact
