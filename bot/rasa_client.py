@@ -14,10 +14,9 @@ class RasaUnavailable(Exception):
 
 @dataclass(frozen=True)
 class BotTurn:
-    """What Rasa said in one turn: texts, and any custom payloads (e.g. handoff)."""
+    """What Rasa said in one turn."""
 
     texts: list[str] = field(default_factory=list)
-    custom: list[dict[str, Any]] = field(default_factory=list)
 
 
 class RasaClient:
@@ -42,8 +41,6 @@ class RasaClient:
         for item in items if isinstance(items, list) else []:
             if item.get("text"):
                 turn.texts.append(str(item["text"]))
-            if isinstance(item.get("custom"), dict):
-                turn.custom.append(item["custom"])
         return turn
 
     async def ready(self) -> bool:

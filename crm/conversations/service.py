@@ -95,19 +95,6 @@ def reply_through_api(session: Session, reply_to: Message, text: str, appid: str
     return message
 
 
-def set_delivery_status(
-    session: Session, message_id: int, status: str, error: str | None = None
-) -> Message:
-    """Record the outcome of sending an outbound message."""
-    message = session.get(Message, message_id)
-    if message is None:
-        raise NotFound(f"message {message_id} does not exist")
-    message.status = status
-    message.error = error
-    session.flush()
-    return message
-
-
 def get_message(session: Session, message_id: int) -> Message:
     """A message by id."""
     message = session.get(Message, message_id)
