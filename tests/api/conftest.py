@@ -67,14 +67,16 @@ def identity_of(openid: str) -> WechatIdentity:
         return found.one()
 
 
-def sent_to(url: str, openid: str, kind: str = "custom", wait: float = 10) -> list[dict[str, Any]]:
-    """What the sandbox received for `openid`, waiting up to `wait` s for at least one."""
+def sent_to(
+    url: str, openid: str, kind: str = "custom", wait: float = 10, count: int = 1
+) -> list[dict[str, Any]]:
+    """What the sandbox received for `openid`, waiting up to `wait` s for at least `count`."""
     deadline = time.monotonic() + wait
     while True:
         items: list[dict[str, Any]] = httpx.get(
             f"{url}/sandbox/messages", params={"touser": openid, "kind": kind}
         ).json()
-        if items or time.monotonic() > deadline:
+        if len(items) >= count or time.monotonic() > deadline:
             return items
         time.sleep(0.1)
 

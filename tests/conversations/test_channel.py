@@ -3,7 +3,6 @@ several bot messages, one user's messages in order, and the reply budget."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -22,21 +21,10 @@ RESPONSES = yaml.safe_load(
 HANDOFF = [RESPONSES[k][0]["text"] for k in ("utter_handoff", "utter_handoff_hours")]
 
 
-def wait_texts(url: str, openid: str, count: int, seconds: float = 60) -> list[str]:
-    deadline = time.monotonic() + seconds
-    got: list[str] = []
-    while time.monotonic() < deadline:
-        got = texts(sent_to(url, openid, wait=0))
-        if len(got) >= count:
-            break
-        time.sleep(0.2)
-    return got
-
-
 def test_several_bot_messages_first_passive_rest_in_order(api_url: str) -> None:
     sim = make_sim(api_url)
     assert sim.say("我要转人工") == HANDOFF[0]
-    assert wait_texts(api_url, sim.openid, 1) == HANDOFF[1:]
+    assert texts(sent_to(api_url, sim.openid, wait=60, count=1)) == HANDOFF[1:]
 
 
 def test_menu_click_goes_through_the_bot(api_url: str) -> None:
@@ -56,7 +44,7 @@ def test_mini_program_text_is_answered_through_the_api(api_url: str, json_format
     sim = make_sim(api_url, "mp", json_format=json_format)
     response = post(sim, sim.text_xml("电池保修多久"))
     assert (response.status_code, response.text) == (200, "success")
-    assert wait_texts(api_url, sim.openid, 1) == [faq_answer("faq-017")]
+    assert texts(sent_to(api_url, sim.openid, wait=60, count=1)) == [faq_answer("faq-017")]
 
 
 def test_one_users_messages_are_answered_in_order(rasa_stack: Stack) -> None:
@@ -74,7 +62,7 @@ def test_one_users_messages_are_answered_in_order(rasa_stack: Stack) -> None:
         sim = make_sim(url)
         for question in questions:  # as fast as the user can type: each callback returns at once
             assert sim.say(question) is None
-        assert wait_texts(url, sim.openid, 3) == expected
+        assert texts(sent_to(url, sim.openid, wait=60, count=3)) == expected
 
 
 def test_two_misunderstandings_in_a_row_offer_a_human(api_url: str) -> None:

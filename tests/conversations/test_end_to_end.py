@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from bot.stack import Stack
 from crm.conversations.models import Message
 from crm.db import session_scope
 from crm.knowledge.models import Faq
-from tests.api.conftest import sent_to
+from tests.api.conftest import sent_to, texts
 from tests.conversations.conftest import simulator
 from tests.servers import serve_api
 
@@ -37,15 +36,6 @@ def transcript(openid: str) -> list[Message]:
         assert first is not None, "inbound message was not stored"
         stmt = select(Message).where(Message.conversation_id == first.conversation_id)
         return list(session.scalars(stmt.order_by(Message.id)))
-
-
-def wait_pushed(sim, seconds: float = 60) -> list[str]:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if texts := sim.pushed():
-            return texts
-        time.sleep(0.2)
-    return []
 
 
 def test_battery_warranty_in_safe_mode(api_url: str) -> None:
@@ -72,7 +62,7 @@ def test_slow_rasa_answers_through_customer_service_api(rasa_stack: Stack) -> No
     ) as url:
         sim = simulator(url)
         assert sim.say("电池保修多久") is None  # `success` at once, answer comes later
-        assert wait_pushed(sim) == [faq_answer("faq-017")]
+        assert texts(sent_to(url, sim.openid, wait=60)) == [faq_answer("faq-017")]
         typing = sent_to(url, sim.openid, kind="typing")
         assert [t["command"] for t in typing] == ["Typing"]
     out = transcript(sim.openid)[-1]
