@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import httpx
-from fastapi import Request
+from fastapi import Header, Request
 
 from bot.delivery import DeliveryWorker
 from bot.rasa_client import RasaClient
@@ -41,3 +42,9 @@ def get_context(request: Request) -> AppContext:
     """The app's context (a FastAPI dependency)."""
     context: AppContext = request.app.state.context
     return context
+
+
+def bearer(authorization: Annotated[str, Header()] = "") -> str:
+    """The token of an `Authorization: Bearer …` header ('' when absent)."""
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""

@@ -13,7 +13,8 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from api import health, mp, wechat
+from api import health, mp, purchases, wechat
+from api.backoffice import tickets as backoffice_tickets
 from api.deps import AppContext, Channel
 from bot.delivery import DeliveryWorker
 from bot.normalize import normalize
@@ -118,13 +119,13 @@ def create_app(settings: Settings | None = None, sandbox: SandboxState | None = 
     app.include_router(wechat.router)
     app.include_router(health.router)
     app.include_router(mp.router)
+    app.include_router(purchases.router)
+    app.include_router(backoffice_tickets.router)
     if settings.sandbox_enabled:
         app.mount("/sandbox", create_sandbox(settings, sandbox))
 
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(
-            {"error": type(exc).__name__, "detail": exc.detail}, status_code=exc.status_code
-        )
+        return JSONResponse(exc.body(), status_code=exc.status_code)
 
     return app

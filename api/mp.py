@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from api.deps import AppContext, get_context
+from api.deps import AppContext, bearer, get_context
 from bot.mp_login import current_session, login
 from crm.kv import get_store
 
@@ -33,12 +33,6 @@ class MeResponse(BaseModel):
 
     customer_id: int
     linked_to_official_account: bool
-
-
-def bearer(authorization: Annotated[str, Header()] = "") -> str:
-    """The token of an `Authorization: Bearer …` header ('' when absent)."""
-    scheme, _, token = authorization.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else ""
 
 
 @router.post("/login")

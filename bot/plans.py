@@ -31,10 +31,15 @@ NOT_STORES = {"JX-RC01"}  # the repair centre takes no walk-in customers for sal
 
 @dataclass(frozen=True)
 class Plan:
-    """`say` a fixed text, or `ask` the bot with a text; neither means answer nothing."""
+    """`say` a fixed text, or `ask` the bot with a text; neither means answer nothing.
+
+    `intent` asks the bot with an intent instead of words (an image: the repair form may be
+    waiting for a photo); `unavailable` is said instead when the bot cannot be reached."""
 
     say: str | None = None
     ask: str | None = None
+    intent: str | None = None
+    unavailable: str | None = None
 
 
 def apply_effects(session: Session, identity: WechatIdentity, push: Push) -> None:
@@ -85,8 +90,9 @@ def plan_for(session: Session, push: Push) -> Plan:
         return _event_plan(push)
     if kind == "location":
         return Plan(say=_nearest_store_text(session, push))
+    if kind == "image":
+        return Plan(intent="send_image", unavailable=replies.IMAGE_KEPT)
     fixed = {
-        "image": replies.IMAGE_KEPT,
         "video": replies.VIDEO_KEPT,
         "shortvideo": replies.VIDEO_KEPT,
         "link": replies.LINK_RECEIVED,

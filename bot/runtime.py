@@ -91,17 +91,17 @@ class ChannelRuntime:
             self._keep(self._link_unionid(stored.identity_id, push.openid))
         if stored.plan.say:
             return await self._deliver(stored, [stored.plan.say], passive_allowed=True)
-        if not stored.plan.ask:
+        if not (stored.plan.ask or stored.plan.intent):
             return None
         # The budget counts from the push's arrival, not from when Rasa is asked; a channel
         # without passive replies (mini-program) answers at once and replies through the API.
         remaining = max(0.0, self.budget - REPLY_RESERVE - (time.monotonic() - started))
         if not self.passive_replies:
             remaining = 0.0
-        return await self._converse(push, stored, stored.plan.ask, remaining)
+        return await self._converse(push, stored, stored.plan, remaining)
 
-    async def _converse(self, push: Push, stored: Stored, text: str, budget: float) -> str | None:
-        task = asyncio.create_task(self._ask_in_order(push.openid, text))
+    async def _converse(self, push: Push, stored: Stored, plan: Plan, budget: float) -> str | None:
+        task = asyncio.create_task(self._ask_in_order(push.openid, plan))
         try:
             texts = await asyncio.wait_for(asyncio.shield(task), budget)
         except TimeoutError:
@@ -112,8 +112,10 @@ class ChannelRuntime:
             return None
         return await self._deliver(stored, texts, passive_allowed=True)
 
-    async def _ask_in_order(self, openid: str, text: str) -> list[str]:
+    async def _ask_in_order(self, openid: str, plan: Plan) -> list[str]:
         """Ask Rasa; one user's messages go one at a time, in arrival order."""
+        # Rasa reads a leading «/» as an intent: only the bot itself may send those.
+        text = f"/{plan.intent}" if plan.intent else normalize(plan.ask or "").lstrip("/")
         lock = self._locks.get(openid)
         if lock is None:
             lock = self._locks[openid] = asyncio.Lock()
@@ -121,12 +123,12 @@ class ChannelRuntime:
             try:
                 turn = await self.rasa.send(
                     f"{self.appid}:{openid}",
-                    normalize(text),
+                    text,
                     {"appid": self.appid, "channel": self.channel, "openid": openid},
                 )
             except RasaUnavailable as exc:
                 log.error("Rasa unavailable: %s", exc)
-                return [replies.BUSY]
+                return [plan.unavailable or replies.BUSY]
         return _texts(turn)
 
     async def _show_typing(self, openid: str) -> None:

@@ -12,7 +12,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_TOKEN = "jiangxin-dev-token"
 DEV_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 DEV_SECRET = "jiangxin-dev-secret"
-_PLACEHOLDERS = {DEV_TOKEN, DEV_AES_KEY, DEV_SECRET}
+DEV_INTEGRATION_TOKEN = "jiangxin-dev-integration-token"
+DEV_STAFF_TOKEN = "jiangxin-dev-staff-token"
+_PLACEHOLDERS = {DEV_TOKEN, DEV_AES_KEY, DEV_SECRET, DEV_INTEGRATION_TOKEN}
 
 
 class Settings(BaseSettings):
@@ -41,6 +43,17 @@ class Settings(BaseSettings):
     wechat_mp_aes_key_previous: str = ""
     # Where outbound WeChat API calls go. Unset: the local sandbox mounted on this api.
     wechat_api_base: str | None = None
+    # Bearer token of the POS and mall systems calling POST /api/purchases/import.
+    integration_api_token: str = DEV_INTEGRATION_TOKEN
+
+    # Back-office staff API: bearer token → staff name (JSON in STAFF_API_TOKENS). Accounts
+    # and roles replace this with the back office.
+    staff_api_tokens: dict[str, str] = Field(default_factory=lambda: {DEV_STAFF_TOKEN: "演示店员"})
+
+    # Repair-status notices outside the 48-hour window: an OA template message, or a
+    # mini-program subscribe message the customer accepted (ids from the WeChat console).
+    repair_status_template_id: str = "repair-status-dev"
+    repair_status_subscribe_template_id: str = "repair-status-subscribe-dev"
 
     # Seconds the callback waits for Rasa before answering `success` and replying later.
     reply_budget_seconds: float = Field(default=4.0, gt=0, lt=5)
@@ -61,9 +74,12 @@ class Settings(BaseSettings):
                     "wechat_mp_secret",
                     "wechat_mp_token",
                     "wechat_mp_aes_key",
+                    "integration_api_token",
                 )
                 if getattr(self, name) in _PLACEHOLDERS
             ]
+            if DEV_STAFF_TOKEN in self.staff_api_tokens:
+                used.append("staff_api_tokens")
             if used:
                 raise ValueError(f"placeholder secrets are not allowed in production: {used}")
             if not self.wechat_api_base:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class DomainError(Exception):
     """Base of every error the domain raises on purpose."""
@@ -11,6 +13,10 @@ class DomainError(Exception):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
+
+    def body(self) -> dict[str, Any]:
+        """What the API answers: the error's name and its detail."""
+        return {"error": type(self).__name__, "detail": self.detail}
 
 
 class NotFound(DomainError):
@@ -35,6 +41,24 @@ class KnowledgeBaseError(DomainError):
         self.file = file
         self.entry = entry
         self.problem = problem
+
+
+class InvalidInput(DomainError):
+    """Well-formed input that breaks a rule (e.g. not a Chinese mobile number)."""
+
+    status_code = 422
+
+
+class InvalidImport(InvalidInput):
+    """Rows of an import are invalid; none of the import was written."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__(f"{len(errors)} invalid row(s), nothing was imported")
+        self.errors = errors
+
+    def body(self) -> dict[str, Any]:
+        """The usual body plus every row's problem."""
+        return {**super().body(), "errors": self.errors}
 
 
 class Unauthorized(DomainError):

@@ -5,6 +5,8 @@ from crm.customers.models import Customer, SubscriptionCredit, WechatIdentity
 from crm.db import Base
 from crm.knowledge.models import Faq, Product, Rule, Store
 from crm.outbox.models import OutboxItem
+from crm.purchases.models import Purchase
+from crm.tickets.models import RepairTicket, TicketEvent, TicketFollowUp
 
 __all__ = [
     "Base",
@@ -14,8 +16,12 @@ __all__ = [
     "Message",
     "OutboxItem",
     "Product",
+    "Purchase",
+    "RepairTicket",
     "Rule",
     "Store",
     "SubscriptionCredit",
+    "TicketEvent",
+    "TicketFollowUp",
     "WechatIdentity",
 ]

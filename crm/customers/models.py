@@ -17,6 +17,11 @@ class Customer(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     display_name: Mapped[str | None] = mapped_column(String(100))
+    # The member's verified mobile number (mini-program phone binding, a store's till, an
+    # import); purchases recorded under it belong to this customer.
+    phone: Mapped[str | None] = mapped_column(String(20), unique=True)
+    # Membership tier name as in membership.yml: 普通会员, 银卡, 金卡, 钻石.
+    tier: Mapped[str] = mapped_column(String(10), default="普通会员", server_default="普通会员")
     identities: Mapped[list[WechatIdentity]] = relationship(back_populates="customer")
 
 

@@ -1,4 +1,4 @@
-"""Resolving a WeChat sender to a customer."""
+"""Resolving a WeChat sender to a customer, and binding the member's verified phone."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ from sqlalchemy.orm import Session
 
 from crm.conversations.models import Conversation
 from crm.customers.models import Customer, SubscriptionCredit, WechatIdentity
+from crm.customers.schemas import normalize_mobile
 from crm.db import rowcount, utcnow
+from crm.errors import Conflict, InvalidInput
+from crm.purchases.models import Purchase
 
 
 def get_identity(session: Session, appid: str, openid: str) -> WechatIdentity | None:
@@ -149,3 +152,27 @@ def link_unionid(session: Session, identity: WechatIdentity, unionid: str) -> We
         identity.customer_id = sibling.customer_id
     session.flush()
     return identity
+
+
+def bind_phone(session: Session, customer: Customer, phone: str) -> Customer:
+    """Record the customer's verified mobile number and claim the purchases made under it."""
+    try:
+        number = normalize_mobile(phone)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from exc
+    owner = session.scalars(select(Customer).where(Customer.phone == number)).one_or_none()
+    if owner is not None and owner.id != customer.id:
+        raise Conflict("this mobile number is bound to another member")
+    try:
+        with session.begin_nested():
+            customer.phone = number
+            session.flush()
+    except IntegrityError as exc:
+        # Another request bound the same number between our check and our write.
+        raise Conflict("this mobile number is bound to another member") from exc
+    session.execute(
+        update(Purchase)
+        .where(Purchase.member_phone == number, Purchase.customer_id.is_(None))
+        .values(customer_id=customer.id)
+    )
+    return customer

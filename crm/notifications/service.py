@@ -29,6 +29,9 @@ class Notification:
     data: dict[str, str] = field(default_factory=dict)  # template fields, ≤ 20 chars each
     url: str | None = None
     page: str | None = None  # mini-program page path
+    # Choices (id, text) shown as a tappable menu on the official account; a tap comes back
+    # as a text message with that text. Elsewhere they are listed in the text.
+    menu: tuple[tuple[str, str], ...] = ()
 
 
 def notify(
@@ -43,7 +46,8 @@ def notify(
     for identity in (oa, mp):
         if identity is not None and customers.in_service_window(identity):
             fallback = _template(identity, note) if identity is oa else None
-            return _enqueue(session, identity, note, "custom", _custom(identity, note), fallback)
+            payload = _custom(identity, note, menu=identity is oa)
+            return _enqueue(session, identity, note, "custom", payload, fallback)
     template = _template(oa, note) if oa is not None else None
     if oa is not None and template is not None:
         return _enqueue(session, oa, note, "template", template["payload"])
@@ -76,8 +80,18 @@ def _enqueue(
     )
 
 
-def _custom(identity: WechatIdentity, note: Notification) -> dict[str, Any]:
-    return {"touser": identity.openid, "msgtype": "text", "text": {"content": note.text}}
+def _custom(identity: WechatIdentity, note: Notification, menu: bool) -> dict[str, Any]:
+    if note.menu and menu:
+        choices = [{"id": key, "content": text} for key, text in note.menu]
+        return {
+            "touser": identity.openid,
+            "msgtype": "msgmenu",
+            "msgmenu": {"head_content": note.text, "list": choices, "tail_content": ""},
+        }
+    text = note.text
+    if note.menu:
+        text += "\n" + "\n".join(choice for _, choice in note.menu)
+    return {"touser": identity.openid, "msgtype": "text", "text": {"content": text}}
 
 
 def _fields(note: Notification) -> dict[str, dict[str, str]]:

@@ -1,0 +1,339 @@
+"""The repair form: which tool, what is wrong, proof of purchase, exclusions, phone, how to send
+it and where. Any answer may also correct an earlier one (a phone number, 「改成寄修」);
+a question that fills nothing is answered by the rules and the form asks again."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.customers import customer_of
+from crm.db import session_scope
+from crm.errors import DomainError
+from crm.tickets import intake, proof, service, warranty
+
+# Intents during which the form steps aside: the rules answer them, then the form asks again.
+STEP_ASIDE = {"faq", "request_human", "track_repair", "stop", "decline_quote"}
+CONFIDENT = 0.6
+
+
+def _text(tracker: Tracker) -> str:
+    return str(tracker.latest_message.get("text") or "")
+
+
+def _intent(tracker: Tracker) -> str:
+    intent = tracker.latest_message.get("intent") or {}
+    if float(intent.get("confidence") or 0) < CONFIDENT:
+        return ""
+    return str(intent.get("name") or "")
+
+
+def _asked(tracker: Tracker, slot: str) -> bool:
+    return bool(tracker.get_slot("requested_slot") == slot)
+
+
+def _steps_aside(tracker: Tracker) -> bool:
+    return _intent(tracker) in STEP_ASIDE
+
+
+class ValidateRepairForm(FormValidationAction):
+    """`validate_repair_form`: reads every answer, asks only what is still needed."""
+
+    def name(self) -> str:
+        return "validate_repair_form"
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        slots = list(domain_slots)
+        if tracker.get_slot("repair_method") != "到店":
+            slots.remove("repair_store")
+        if str(tracker.get_slot("repair_proof") or "").startswith("none"):
+            slots.remove("repair_exclusions")  # no proof: out of warranty whatever happened
+        return slots
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        bookkeeping = self._bookkeeping(dispatcher, tracker)
+        tracker.add_slots(bookkeeping)
+        validated: list[EventType] = await super().run(dispatcher, tracker, domain)
+        return bookkeeping + validated
+
+    def _bookkeeping(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+        """The form's idempotency key, and priority (with safety advice) for a hazard."""
+        events: list[EventType] = []
+        if not tracker.get_slot("repair_key"):
+            # One key per form: the same form submitted twice opens one ticket.
+            started = tracker.latest_message.get("message_id") or len(tracker.events)
+            events.append(SlotSet("repair_key", f"{tracker.sender_id}:{started}"))
+        if intake.is_battery_hazard(_text(tracker)) and not tracker.get_slot("repair_priority"):
+            dispatcher.utter_message(response="utter_battery_safety")
+            events.append(SlotSet("repair_priority", True))
+        return events
+
+    async def extract_repair_product(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if _steps_aside(tracker):
+            return {}
+        return await asyncio.to_thread(self._product, dispatcher, tracker)
+
+    def _product(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
+        text, asked = _text(tracker), _asked(tracker, "repair_product")
+        choices = list(tracker.get_slot("repair_choices") or [])
+        index = intake.picked_index(text) if asked else None
+        if index is not None and index < len(choices):
+            return {"repair_product": choices[index], "repair_choices": None}
+        with session_scope() as session:
+            if not asked and tracker.get_slot("repair_product"):
+                named = intake.named_by_code(session, text)  # a correction names the model
+                if named is not None and named.sku != tracker.get_slot("repair_product"):
+                    return {"repair_product": named.sku, "repair_choices": None}
+                return {}
+            found = intake.identify_product(session, customer_of(session, tracker), text)
+            if found.product is not None:
+                if found.product.sku != tracker.get_slot("repair_product"):
+                    return {"repair_product": found.product.sku, "repair_choices": None}
+                return {}
+            if found.candidates and (asked or not tracker.get_slot("repair_product")):
+                lines = "\n".join(
+                    f"{n}. {p.name}（{p.sku}）" for n, p in enumerate(found.candidates, 1)
+                )
+                dispatcher.utter_message(text=f"您说的是哪一款？回复序号或型号：\n{lines}")
+                return {"repair_choices": [p.sku for p in found.candidates]}
+        if asked:
+            dispatcher.utter_message(
+                text="没认出是哪件工具。请发型号（如 RG-DR-20BL）或名称（如「锐工 20V 冲击钻」）。"
+            )
+            return {"repair_product": None}
+        return {}
+
+    async def extract_repair_proof(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if _steps_aside(tracker) or not tracker.get_slot("repair_product"):
+            return {}
+        return await asyncio.to_thread(self._proof, dispatcher, tracker)
+
+    def _proof(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
+        text, asked = _text(tracker), _asked(tracker, "repair_proof")
+        sku = str(tracker.get_slot("repair_product"))
+        if _intent(tracker) == "send_image":
+            return {"repair_proof": "photo"}
+        with session_scope() as session:
+            customer = customer_of(session, tracker)
+            try:
+                found = _typed_proof(session, customer, sku, text, tracker)
+            except DomainError as exc:
+                dispatcher.utter_message(text=f"{exc.detail}。")
+                return {"repair_proof": None}
+            if found is None and not tracker.get_slot("repair_proof") and customer is not None:
+                purchase = proof.latest_purchase_of(session, customer, sku)
+                if purchase is not None:
+                    return {"repair_proof": f"purchase:{purchase.order_no}"}
+        if found is not None:
+            return {"repair_proof": f"{found.kind}:{found.ref}"}
+        if asked and any(word in text for word in ("没有", "没", "找不到", "丢了")):
+            return {"repair_proof": "none:"}
+        if asked:
+            dispatcher.utter_message(
+                text="没认出凭证。可以发订单号、机身序列号（如 RG-2405-012345），"
+                "或直接发发票/铭牌照片。"
+            )
+            return {"repair_proof": None}
+        return {}
+
+    async def extract_repair_phone(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        phone = intake.phone_in(_text(tracker))
+        if phone and phone != tracker.get_slot("repair_phone"):
+            return {"repair_phone": phone}
+        if _asked(tracker, "repair_phone") and not _steps_aside(tracker):
+            dispatcher.utter_message(text="手机号好像不对，请发 11 位手机号。")
+            return {"repair_phone": None}
+        if not tracker.get_slot("repair_phone"):
+            known = await asyncio.to_thread(_known_phone, tracker)
+            return {"repair_phone": known} if known else {}
+        return {}
+
+    async def extract_repair_method(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if _steps_aside(tracker) or not tracker.get_slot("repair_product"):
+            return {}
+        method = intake.method_in(_text(tracker))
+        asked = _asked(tracker, "repair_method")
+        if method == "上门取件" and await asyncio.to_thread(_tier, tracker) != "钻石":
+            dispatcher.utter_message(
+                text="上门取件是钻石会员的专属服务，您可以选「到店」或「寄修」。"
+            )
+            return {"repair_method": None} if asked else {}
+        if method and method != tracker.get_slot("repair_method"):
+            return {"repair_method": method}
+        if asked and not method:
+            dispatcher.utter_message(text="请回复「到店」或「寄修」。")
+            return {"repair_method": None}
+        return {}
+
+    async def extract_repair_store(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if _steps_aside(tracker) or tracker.get_slot("repair_method") != "到店":
+            return {}
+        return await asyncio.to_thread(self._store, dispatcher, tracker)
+
+    def _store(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
+        text, asked = _text(tracker), _asked(tracker, "repair_store")
+        choices = list(tracker.get_slot("repair_choices") or [])
+        index = intake.picked_index(text) if asked else None
+        if index is not None and index < len(choices):
+            return {"repair_store": choices[index], "repair_choices": None}
+        with session_scope() as session:
+            stores = intake.stores_for(session, text)
+            if len(stores) == 1:
+                return {"repair_store": stores[0].id, "repair_choices": None}
+            if stores and asked:
+                lines = "\n".join(f"{n}. {s.name}（{s.address}）" for n, s in enumerate(stores, 1))
+                dispatcher.utter_message(text=f"送到哪家店？回复序号：\n{lines}")
+                return {"repair_choices": [s.id for s in stores]}
+        if asked:
+            return {"repair_store": None}
+        return {}
+
+    async def validate_repair_fault(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        text = str(slot_value or "").strip()
+        if _intent(tracker) == "faq" and len(text) < 40 and text.endswith(("吗", "?", "？")):
+            return {"repair_fault": None}  # a question: answered by the rules
+        if len(text) < 2:
+            dispatcher.utter_message(text="请多说一点故障现象，方便维修中心提前准备。")
+            return {"repair_fault": None}
+        return {"repair_fault": text[:500]}
+
+    async def validate_repair_exclusions(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        found = warranty.parse_exclusions(str(slot_value or ""))
+        if found is None:
+            dispatcher.utter_message(
+                text="没太明白。有进水、摔落或拆修过吗？都没有请回复「没有」。"
+            )
+            return {"repair_exclusions": None}
+        return {"repair_exclusions": ",".join(found) or "none"}
+
+
+def _typed_proof(
+    session: Any, customer: Any, sku: str, text: str, tracker: Tracker
+) -> proof.ProofFound | None:
+    """An order number or a serial the customer typed (checked), else None."""
+    serial = proof.SERIAL.search(text)
+    if serial:
+        return proof.from_serial(serial.group(1), service.rules_of(session))
+    order = proof.ORDER_NO.search(text)
+    if order and customer is not None:
+        phone = tracker.get_slot("repair_phone")
+        return proof.from_order_no(session, customer, sku, order.group(1), phone)
+    return None
+
+
+def _known_phone(tracker: Tracker) -> str | None:
+    with session_scope() as session:
+        customer = customer_of(session, tracker)
+        return customer.phone if customer is not None else None
+
+
+def _tier(tracker: Tracker) -> str:
+    with session_scope() as session:
+        customer = customer_of(session, tracker)
+        return customer.tier if customer is not None else "普通会员"
+
+
+class ActionAskRepairProduct(Action):
+    """`action_ask_repair_product`: ask which tool, listing what the customer bought from us."""
+
+    def name(self) -> str:
+        return "action_ask_repair_product"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        if tracker.get_slot("repair_choices"):
+            return []  # the candidates were just listed
+        owned = await asyncio.to_thread(_owned, tracker)
+        if not owned:
+            dispatcher.utter_message(
+                text="好的，帮您登记报修。是哪件工具坏了？请发型号（如 RG-DR-20BL）或名称。"
+            )
+            return []
+        lines = "\n".join(f"{n}. {name}（{sku}）" for n, (sku, name) in enumerate(owned, 1))
+        dispatcher.utter_message(
+            text=f"好的，帮您登记报修。是哪件工具坏了？您在匠心五金买过：\n{lines}\n"
+            "回复序号，或发其他工具的型号、名称。"
+        )
+        return [SlotSet("repair_choices", [sku for sku, _ in owned])]
+
+
+def _owned(tracker: Tracker) -> list[tuple[str, str]]:
+    with session_scope() as session:
+        customer = customer_of(session, tracker)
+        if customer is None:
+            return []
+        return [(p.sku, p.name) for p in intake.owned_products(session, customer)]
+
+
+class ActionAskRepairProof(Action):
+    """`action_ask_repair_proof`: ask for proof when the member system has no purchase."""
+
+    def name(self) -> str:
+        return "action_ask_repair_proof"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        dispatcher.utter_message(
+            text="会员系统里没查到这件工具的购买记录。请提供任一凭证：订单号、发票或小票照片"
+            "（直接发图片）、机身铭牌上的序列号（如 RG-2405-012345）。都没有的话回复「没有」，"
+            "按保修期外受理。"
+        )
+        return []
+
+
+class ActionAskRepairStore(Action):
+    """`action_ask_repair_store`: which store the customer will bring the tool to."""
+
+    def name(self) -> str:
+        return "action_ask_repair_store"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        if tracker.get_slot("repair_choices"):
+            return []
+        names = await asyncio.to_thread(_store_names)
+        dispatcher.utter_message(text=f"送到哪家门店？{names}。回复门店名或所在区即可。")
+        return []
+
+
+def _store_names() -> str:
+    with session_scope() as session:
+        return intake.store_names(session)

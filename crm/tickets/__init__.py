@@ -1,0 +1,1 @@
+"""Repair tickets: intake with a warranty decision, the lifecycle, tracking and satisfaction."""
