@@ -13,12 +13,17 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.customers import customer_of
+from actions.faq import ActionAnswerFaq
+from actions.tickets import ActionTrackRepair
 from crm.db import session_scope
 from crm.errors import DomainError
-from crm.tickets import intake, proof, service, warranty
+from crm.tickets import intake, lifecycle, proof, warranty
 
-# Intents during which the form steps aside: the rules answer them, then the form asks again.
-STEP_ASIDE = {"faq", "request_human", "track_repair", "stop", "decline_quote"}
+# Intents that leave the form: it fills nothing, so the rules cancel it or hand over.
+STEP_ASIDE = {"request_human", "stop", "decline_quote"}
+# Questions the form answers itself before asking its question again.
+QUESTIONS = {"faq", "track_repair"}
+QUESTION_WORDS = ("吗", "?", "？", "呢", "多久", "多少", "怎么", "能不能", "是不是", "哪里")
 CONFIDENT = 0.6
 
 
@@ -39,6 +44,21 @@ def _asked(tracker: Tracker, slot: str) -> bool:
 
 def _steps_aside(tracker: Tracker) -> bool:
     return _intent(tracker) in STEP_ASIDE
+
+
+def _question(tracker: Tracker) -> bool:
+    """A question about something else (answered, then the form asks again)."""
+    text = _text(tracker)
+    return _intent(tracker) in QUESTIONS and any(word in text for word in QUESTION_WORDS)
+
+
+def _unrecognised(
+    dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, hint: str
+) -> dict[str, Any]:
+    """The requested slot's answer was not understood: explain, unless it was a question."""
+    if not _question(tracker):
+        dispatcher.utter_message(text=hint)
+    return {slot: None}
 
 
 class ValidateRepairForm(FormValidationAction):
@@ -67,6 +87,9 @@ class ValidateRepairForm(FormValidationAction):
         bookkeeping = self._bookkeeping(dispatcher, tracker)
         tracker.add_slots(bookkeeping)
         validated: list[EventType] = await super().run(dispatcher, tracker, domain)
+        requested = tracker.get_slot("requested_slot")
+        if requested and _question(tracker) and tracker.get_slot(requested) is None:
+            await _answer(dispatcher, tracker, domain)
         return bookkeeping + validated
 
     def _bookkeeping(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
@@ -112,10 +135,8 @@ class ValidateRepairForm(FormValidationAction):
                 dispatcher.utter_message(text=f"您说的是哪一款？回复序号或型号：\n{lines}")
                 return {"repair_choices": [p.sku for p in found.candidates]}
         if asked:
-            dispatcher.utter_message(
-                text="没认出是哪件工具。请发型号（如 RG-DR-20BL）或名称（如「锐工 20V 冲击钻」）。"
-            )
-            return {"repair_product": None}
+            hint = "没认出是哪件工具。请发型号（如 RG-DR-20BL）或名称（如「锐工 20V 冲击钻」）。"
+            return _unrecognised(dispatcher, tracker, "repair_product", hint)
         return {}
 
     async def extract_repair_proof(
@@ -146,11 +167,10 @@ class ValidateRepairForm(FormValidationAction):
         if asked and any(word in text for word in ("没有", "没", "找不到", "丢了")):
             return {"repair_proof": "none:"}
         if asked:
-            dispatcher.utter_message(
-                text="没认出凭证。可以发订单号、机身序列号（如 RG-2405-012345），"
-                "或直接发发票/铭牌照片。"
+            hint = (
+                "没认出凭证。可以发订单号、机身序列号（如 RG-2405-012345），或直接发发票/铭牌照片。"
             )
-            return {"repair_proof": None}
+            return _unrecognised(dispatcher, tracker, "repair_proof", hint)
         return {}
 
     async def extract_repair_phone(
@@ -160,8 +180,8 @@ class ValidateRepairForm(FormValidationAction):
         if phone and phone != tracker.get_slot("repair_phone"):
             return {"repair_phone": phone}
         if _asked(tracker, "repair_phone") and not _steps_aside(tracker):
-            dispatcher.utter_message(text="手机号好像不对，请发 11 位手机号。")
-            return {"repair_phone": None}
+            hint = "手机号好像不对，请发 11 位手机号。"
+            return _unrecognised(dispatcher, tracker, "repair_phone", hint)
         if not tracker.get_slot("repair_phone"):
             known = await asyncio.to_thread(_known_phone, tracker)
             return {"repair_phone": known} if known else {}
@@ -182,8 +202,7 @@ class ValidateRepairForm(FormValidationAction):
         if method and method != tracker.get_slot("repair_method"):
             return {"repair_method": method}
         if asked and not method:
-            dispatcher.utter_message(text="请回复「到店」或「寄修」。")
-            return {"repair_method": None}
+            return _unrecognised(dispatcher, tracker, "repair_method", "请回复「到店」或「寄修」。")
         return {}
 
     async def extract_repair_store(
@@ -219,8 +238,8 @@ class ValidateRepairForm(FormValidationAction):
         domain: DomainDict,
     ) -> dict[str, Any]:
         text = str(slot_value or "").strip()
-        if _intent(tracker) == "faq" and len(text) < 40 and text.endswith(("吗", "?", "？")):
-            return {"repair_fault": None}  # a question: answered by the rules
+        if _question(tracker):
+            return {"repair_fault": None}  # answered in run(), then asked again
         if len(text) < 2:
             dispatcher.utter_message(text="请多说一点故障现象，方便维修中心提前准备。")
             return {"repair_fault": None}
@@ -242,13 +261,21 @@ class ValidateRepairForm(FormValidationAction):
         return {"repair_exclusions": ",".join(found) or "none"}
 
 
+async def _answer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> None:
+    """Answer the customer's question as outside the form (FAQ, product fact, my repairs)."""
+    if _intent(tracker) == "track_repair":
+        await ActionTrackRepair().run(dispatcher, tracker, domain)
+    else:
+        await ActionAnswerFaq().run(dispatcher, tracker, domain)
+
+
 def _typed_proof(
     session: Any, customer: Any, sku: str, text: str, tracker: Tracker
 ) -> proof.ProofFound | None:
     """An order number or a serial the customer typed (checked), else None."""
     serial = proof.SERIAL.search(text)
     if serial:
-        return proof.from_serial(serial.group(1), service.rules_of(session))
+        return proof.from_serial(serial.group(1), lifecycle.rules_of(session))
     order = proof.ORDER_NO.search(text)
     if order and customer is not None:
         phone = tracker.get_slot("repair_phone")

@@ -17,7 +17,7 @@ from actions.customers import customer_of
 from crm.customers.models import Customer
 from crm.db import session_scope
 from crm.errors import DomainError
-from crm.tickets import flows, proof, service, states
+from crm.tickets import flows, lifecycle, proof, service, states
 from crm.tickets.models import RepairTicket
 from crm.tickets.replies import summary, tracking
 from crm.tickets.schemas import Proof, TicketCreate
@@ -80,7 +80,7 @@ def _proof(session: Session, customer: Customer, sku: str, kind: str, ref: str) 
     if kind == "order":
         return proof.from_order_no(session, customer, sku, ref, None)
     if kind == "serial":
-        return proof.from_serial(ref, service.rules_of(session))
+        return proof.from_serial(ref, lifecycle.rules_of(session))
     if kind == "photo":
         return proof.from_photo(None)
     return proof.ProofFound("none", None, None)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query
 from api.deps import AppContext, bearer, get_context
 from crm.db import session_scope
 from crm.errors import Unauthorized
-from crm.tickets import flows, service, states
+from crm.tickets import flows, lifecycle, service, states
 from crm.tickets.models import RepairTicket
 from crm.tickets.schemas import AssignIn, DiagnosisIn, TicketRead, TransitionIn
 
@@ -37,7 +37,7 @@ def read(ticket: RepairTicket) -> TicketRead:
         {
             **{c: getattr(ticket, c) for c in TicketRead.model_fields if hasattr(ticket, c)},
             "state_label": states.label(ticket.state),
-            "overdue": service.is_overdue(ticket),
+            "overdue": lifecycle.is_overdue(ticket),
             "events": list(ticket.events),
         }
     )
@@ -87,7 +87,7 @@ def diagnose(number: str, body: DiagnosisIn, actor: Staff) -> TicketRead:
     """Record the finding and, out of warranty, the quote."""
     with session_scope() as session:
         ticket = service.get_ticket(session, number, for_update=True)
-        service.diagnose(session, ticket, body.diagnosis, body.quote_yuan, actor)
+        lifecycle.diagnose(session, ticket, body.diagnosis, body.quote_yuan, actor)
         session.refresh(ticket)
         return read(ticket)
 
@@ -97,6 +97,6 @@ def assign(number: str, body: AssignIn, actor: Staff) -> TicketRead:
     """Hand the ticket to a store."""
     with session_scope() as session:
         ticket = service.get_ticket(session, number, for_update=True)
-        service.assign_store(session, ticket, body.store_id, actor)
+        lifecycle.assign_store(session, ticket, body.store_id, actor)
         session.refresh(ticket)
         return read(ticket)

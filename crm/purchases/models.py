@@ -12,7 +12,7 @@ from crm.db import Base, TimestampMixin
 
 
 class Purchase(TimestampMixin, Base):
-    """An order line as imported; `order_no` + `sku` identify it, a re-import changes nothing."""
+    """An order as imported (one SKU per order number); a re-import changes nothing."""
 
     __tablename__ = "purchases"
 

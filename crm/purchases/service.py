@@ -38,6 +38,8 @@ class _Known:
 
 @dataclass
 class _Plan:
+    """The import's report so far and the purchases it will add."""
+
     report: ImportReport = field(default_factory=ImportReport)
     new: list[Purchase] = field(default_factory=list)
 
@@ -78,8 +80,7 @@ def _plan(session: Session, rows: Sequence[Mapping[str, Any]], progress: Progres
     known = _lookup(session, [row for row in parsed if row is not None])
     first_seen: dict[str, tuple[int, PurchaseIn]] = {}
     for number, row in enumerate(parsed, start=1):
-        problem = _classify(row, number, known, first_seen, plan) if row is not None else None
-        if row is not None and problem:
+        if row is not None and (problem := _classify(row, number, known, first_seen, plan)):
             errors.append((number, f"row {number} ({row.order_no}): {problem}"))
         if progress is not None and (number % PROGRESS_EVERY == 0 or number == len(parsed)):
             progress(number, len(parsed))

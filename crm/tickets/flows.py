@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from crm.config import get_settings
 from crm.notifications.service import Notification, notify
 from crm.outbox.models import OutboxItem
-from crm.tickets import service, states
+from crm.tickets import lifecycle, service, states
 from crm.tickets.models import RepairTicket
 
 RATING_MENU = (
@@ -25,7 +25,7 @@ def change_state(
     session: Session, ticket: RepairTicket, target: str, actor: str, note: str | None = None
 ) -> RepairTicket:
     """Transition the ticket and tell the customer (ticket completed → ask for a rating)."""
-    service.transition(session, ticket, target, actor, note)
+    lifecycle.transition(session, ticket, target, actor, note)
     if states.STATES[target].notify:
         notify_customer(session, ticket)
     return ticket

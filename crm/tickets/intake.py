@@ -52,9 +52,12 @@ def phone_in(text: str) -> str | None:
     return match.group(1) if match else None
 
 
+BATTERY_WORDS = ("电池", "充电", "电瓶", "电芯")
+
+
 def is_battery_hazard(text: str) -> bool:
     """A swollen, smoking, burning or leaking battery (or charger): safety comes first."""
-    return any(word in text for word in HAZARD_WORDS)
+    return any(w in text for w in HAZARD_WORDS) and any(w in text for w in BATTERY_WORDS)
 
 
 def method_in(text: str) -> str | None:

@@ -42,7 +42,7 @@ def start_from_serial(
 
 
 def _clean_serial(serial: str) -> str:
-    return re.sub(r"\s+", "", serial).upper().replace("－", "-").replace("—", "-")
+    return re.sub(r"[－—–]", "-", re.sub(r"\s+", "", serial)).upper()
 
 
 def _serial_pattern(serial_format: str) -> re.Pattern[str]:

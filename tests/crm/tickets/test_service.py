@@ -17,7 +17,7 @@ from crm.db import utcnow
 from crm.errors import Conflict, Forbidden, NotFound
 from crm.outbox.models import OutboxItem
 from crm.purchases.models import Purchase
-from crm.tickets import flows, proof, service, states
+from crm.tickets import flows, lifecycle, proof, service, states
 from crm.tickets.models import RepairTicket, TicketEvent, TicketFollowUp
 from crm.tickets.schemas import Proof, TicketCreate
 
@@ -72,9 +72,9 @@ def test_a_recent_purchase_opens_an_in_warranty_ticket_with_number_due_date_and_
     customer = _member(db)
     found = proof.from_purchase(_bought(db, customer, "RG-DR-12", days_ago=60))
     ticket = _open(db, customer, "RG-DR-12", found)
-    assert ticket.number.startswith(f"RP{service.today():%Y%m%d}-")
+    assert ticket.number.startswith(f"RP{lifecycle.today():%Y%m%d}-")
     assert ticket.in_warranty is True and ticket.fee_estimate == {}
-    assert ticket.state == states.SUBMITTED and ticket.due_on and ticket.due_on > service.today()
+    assert ticket.state == states.SUBMITTED and ticket.due_on and ticket.due_on > lifecycle.today()
     events = db.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)).all()
     assert [(e.from_state, e.to_state, e.actor) for e in events] == [
         (None, "submitted", f"customer:{customer.id}")
@@ -115,9 +115,9 @@ def test_unknown_sku_and_someone_elses_order_change_nothing(db: Session) -> None
 
 
 def test_a_serial_date_in_the_future_is_refused(db: Session) -> None:
-    future = f"RG-{(service.today().year + 2) % 100:02d}01-000001"
+    future = f"RG-{(lifecycle.today().year + 2) % 100:02d}01-000001"
     with pytest.raises(proof.InvalidProof):
-        proof.from_serial(future, service.rules_of(db))
+        proof.from_serial(future, lifecycle.rules_of(db))
 
 
 def _walk(db: Session, ticket: RepairTicket, *targets: str) -> None:
@@ -131,7 +131,7 @@ def test_walking_the_states_notifies_the_customer_once_per_visible_state(db: Ses
     _walk(db, ticket, states.ACCEPTED, states.DIAGNOSING)
     with pytest.raises(states.IllegalTransition):  # a quote is needed first
         flows.change_state(db, ticket, states.AWAITING_APPROVAL, "staff:测试")
-    service.diagnose(db, ticket, "开关损坏", Decimal("75"), "staff:测试")
+    lifecycle.diagnose(db, ticket, "开关损坏", Decimal("75"), "staff:测试")
     _walk(db, ticket, states.AWAITING_APPROVAL)
     assert flows.approve_quote(db, customer.id) is ticket and ticket.state == states.REPAIRING
     _walk(db, ticket, states.READY_FOR_PICKUP, states.COMPLETED)
@@ -143,7 +143,14 @@ def test_walking_the_states_notifies_the_customer_once_per_visible_state(db: Ses
     ).all()
     kinds = sorted(n.idempotency_key.split(":")[2] for n in notices)
     assert kinds == sorted(
-        ["accepted", "diagnosing", "awaiting_approval", "repairing", "ready_for_pickup", "completed"]
+        [
+            "accepted",
+            "diagnosing",
+            "awaiting_approval",
+            "repairing",
+            "ready_for_pickup",
+            "completed",
+        ]
     )
     completed = next(n for n in notices if ":completed:" in n.idempotency_key)
     assert completed.payload["msgtype"] == "msgmenu"  # rating choices on the official account
@@ -155,7 +162,7 @@ def test_declining_a_quote_returns_the_tool_and_a_low_rating_opens_a_follow_up(
     customer = _member(db)
     ticket = _open(db, customer, "RG-AG-100", proof.ProofFound("none", None, None))
     _walk(db, ticket, states.ACCEPTED, states.DIAGNOSING)
-    service.diagnose(db, ticket, "电机烧毁", Decimal("180"), "staff:测试")
+    lifecycle.diagnose(db, ticket, "电机烧毁", Decimal("180"), "staff:测试")
     _walk(db, ticket, states.AWAITING_APPROVAL)
     assert flows.decline_quote(db, customer.id) is ticket
     assert ticket.state == states.READY_FOR_PICKUP  # handed in at a store: picked up there
@@ -172,7 +179,7 @@ def test_overdue_is_flagged_only_while_the_repair_centre_has_the_tool(db: Sessio
     customer = _member(db)
     ticket = _open(db, customer, "RG-DR-12", proof.ProofFound("none", None, None))
     _walk(db, ticket, states.ACCEPTED)
-    late = service.today() + timedelta(days=30)
-    assert service.is_overdue(ticket, late)
-    assert not service.is_overdue(ticket, service.today())
+    late = lifecycle.today() + timedelta(days=30)
+    assert lifecycle.is_overdue(ticket, late)
+    assert not lifecycle.is_overdue(ticket, lifecycle.today())
     assert ticket in service.list_tickets(db, customer_id=customer.id, overdue=False)
