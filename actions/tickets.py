@@ -140,7 +140,7 @@ def _track(tracker: Tracker) -> str:
         if number:
             tickets = [t for t in service.list_tickets(session, customer_id=customer.id)]
             tickets = [t for t in tickets if t.number == number.group(0).upper()] or tickets
-        return tracking(tickets)
+        return tracking(session, tickets)
 
 
 class ActionTrackRepair(Action):

@@ -50,10 +50,15 @@ def _where(session: Session, ticket: RepairTicket) -> str:
     return "我们会联系您预约次日 09:00-18:00 上门取件"
 
 
-def tracking(tickets: list[RepairTicket]) -> str:
+def tracking(session: Session, tickets: list[RepairTicket]) -> str:
     """「我的维修到哪了」: each open ticket with its state, due date and next step."""
     if not tickets:
-        return "没有查到您进行中的维修单。需要报修请回复「报修」；门店受理的维修单请报维修单号。"
+        how = session.get(Rule, "POL-REP-003")
+        return (
+            "没有查到您进行中的维修单。"
+            + (how.text if how is not None else "")
+            + ("门店受理、没有登记手机号的维修单，请发维修单号给我查询；需要报修请回复「报修」。")
+        )
     lines = [f"您有 {len(tickets)} 张维修单：" if len(tickets) > 1 else "您的维修单："]
     for ticket in tickets:
         state = states.STATES[ticket.state]

@@ -110,7 +110,7 @@ def test_in_warranty_repair_from_the_purchase_record_walked_to_a_rating(api_url:
     for state in ("accepted", "diagnosing", "repairing", "ready_for_pickup"):
         assert _staff(api_url, ticket.number, "transition", to=state)["state"] == state
     assert "维修中心已收件" in chat.notices(4)[0]
-    assert "已处理完毕" in chat.say("我的维修到哪了")
+    assert "已完成待取件" in chat.say("我的维修到哪了")
     _staff(api_url, ticket.number, "transition", to="completed", note="顾客已取件")
     assert "打分" in chat.notices(1)[0]
     assert "5 分" in chat.say("5分 非常满意")
@@ -164,7 +164,7 @@ def test_a_question_mid_form_is_answered_and_the_form_goes_on_then_cancel(api_ur
 def test_a_swollen_battery_gets_safety_advice_first_and_a_priority_ticket(api_url: str) -> None:
     chat = Chat(api_url)
     first = chat.say("我的电池鼓包了还有点冒烟", expect=2)
-    assert first.index("停止使用") < first.index("哪件工具")
+    assert first.index("停止使用") < first.index("哪一款")  # then: which battery?
     chat.say("RG-BP-20-40")
     chat.say("充电的时候鼓起来了")
     chat.say("没有凭证")
