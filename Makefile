@@ -11,7 +11,7 @@ export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help install train run chat test lint validate migrate kb lock clean eval bench menu
+.PHONY: help install train run chat test lint validate migrate kb seed lock clean eval bench menu
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -50,11 +50,14 @@ migrate: $(VENV)/.installed  ## apply database migrations (DATABASE_URL, default
 kb: migrate  ## validate and load knowledge_base/ into the database
 	@$(PY) -m crm.knowledge load
 
+seed: kb  ## demo members and purchases for the embedded default (idempotent; not in production)
+	@$(PY) -m crm.purchases seed-demo
+
 train: install  ## train the Rasa model when its data changed
 	@$(PY) scripts/train.py
 
 # --- running ----------------------------------------------------------------------------
-run: install kb train  ## install what is missing, migrate, load the KB, train, start everything
+run: install seed train  ## install what is missing, migrate, load the KB and demo data, train, start everything
 	@$(PY) -m bot.stack
 
 chat: $(VENV)/.installed  ## terminal chat as a WeChat user (signed, safe mode) against `make run`
