@@ -166,9 +166,12 @@ def test_a_swollen_battery_gets_safety_advice_first_and_a_priority_ticket(api_ur
     first = chat.say("我的电池鼓包了还有点冒烟", expect=2)
     assert first.index("停止使用") < first.index("哪一款")  # then: which battery?
     chat.say("RG-BP-20-40")
-    chat.say("充电的时候鼓起来了")
-    chat.say("没有凭证")
+    assert "凭证" in chat.say("充电的时候鼓起来了")
+    photo = chat.sim.push("image", PicUrl="http://x/invoice.jpg", MediaId="m-inv", MsgId=7001)
+    assert "进过水" in (chat.sim.open_reply(chat.sim.post(photo)) or "")  # the invoice photo
+    chat.say("没有")
     chat.say("13912345678")
-    chat.say("寄修")
+    summary = chat.say("寄修")
     ticket = _ticket(chat.sim.openid)
-    assert ticket.priority and ticket.sku == "RG-BP-20-40"
+    assert ticket.priority and ticket.sku == "RG-BP-20-40" and "优先处理" in summary
+    assert (ticket.proof_kind, ticket.in_warranty) == ("photo", None) and "待核实" in summary
