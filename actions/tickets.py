@@ -14,6 +14,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from actions.customers import customer_of
+from crm.conversations import service as conversations
 from crm.customers.models import Customer
 from crm.db import session_scope
 from crm.errors import DomainError
@@ -82,7 +83,8 @@ def _proof(session: Session, customer: Customer, sku: str, kind: str, ref: str) 
     if kind == "serial":
         return proof.from_serial(ref, lifecycle.rules_of(session))
     if kind == "photo":
-        return proof.from_photo(None)
+        photo = conversations.latest_inbound(session, customer.id, "image")
+        return proof.from_photo(photo.id if photo is not None else None)
     return proof.ProofFound("none", None, None)
 
 

@@ -107,3 +107,18 @@ def list_messages(session: Session, conversation_id: int) -> list[Message]:
     """The whole transcript of a conversation, oldest first."""
     stmt = select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
     return list(session.scalars(stmt))
+
+
+def latest_inbound(session: Session, customer_id: int, msg_type: str) -> Message | None:
+    """The customer's most recent inbound message of a type (e.g. the invoice photo just sent)."""
+    return session.scalars(
+        select(Message)
+        .join(Message.conversation)
+        .where(
+            Conversation.customer_id == customer_id,
+            Message.direction == "in",
+            Message.msg_type == msg_type,
+        )
+        .order_by(Message.id.desc())
+        .limit(1)
+    ).first()

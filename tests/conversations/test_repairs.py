@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from bot.simulator import WeChatSimulator
 from crm.config import DEV_STAFF_TOKEN
+from crm.conversations.models import Message
 from crm.customers import service as customers
 from crm.customers.models import Customer
 from crm.db import session_scope, utcnow
@@ -175,3 +176,6 @@ def test_a_swollen_battery_gets_safety_advice_first_and_a_priority_ticket(api_ur
     ticket = _ticket(chat.sim.openid)
     assert ticket.priority and ticket.sku == "RG-BP-20-40" and "优先处理" in summary
     assert (ticket.proof_kind, ticket.in_warranty) == ("photo", None) and "待核实" in summary
+    with session_scope() as session:  # the photo kept as the proof is the one the customer sent
+        kept = session.get(Message, int(ticket.proof_ref or 0))
+        assert kept is not None and kept.media_id == "m-inv"
