@@ -14,9 +14,11 @@ from rasa_sdk.types import DomainDict
 
 from actions.customers import customer_of
 from actions.faq import ActionAnswerFaq
+from actions.stores import location_of
 from actions.tickets import ActionTrackRepair
 from crm.db import session_scope
 from crm.errors import DomainError
+from crm.knowledge.nearby import nearest_store
 from crm.tickets import intake, lifecycle, proof, warranty
 
 # Intents that leave the form: it fills nothing, so the rules cancel it or hand over.
@@ -149,8 +151,10 @@ class ValidateRepairForm(FormValidationAction):
     def _proof(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
         text, asked = _text(tracker), _asked(tracker, "repair_proof")
         sku = str(tracker.get_slot("repair_product"))
-        if _intent(tracker) == "send_image":
-            return {"repair_proof": "photo"}
+        if _intent(tracker) == "send_image":  # an invoice or nameplate photo
+            return (
+                {"repair_proof": "photo"} if asked or not tracker.get_slot("repair_proof") else {}
+            )
         with session_scope() as session:
             customer = customer_of(session, tracker)
             try:
@@ -219,6 +223,11 @@ class ValidateRepairForm(FormValidationAction):
         if index is not None and index < len(choices):
             return {"repair_store": choices[index], "repair_choices": None}
         with session_scope() as session:
+            where = location_of(tracker)
+            if where is not None:  # a location message: the nearest store
+                near = nearest_store(session, *where)
+                if near is not None:
+                    return {"repair_store": near[0].id, "repair_choices": None}
             stores = intake.stores_for(session, text)
             if len(stores) == 1:
                 return {"repair_store": stores[0].id, "repair_choices": None}

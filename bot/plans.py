@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -11,7 +12,7 @@ from bot.menu import click_text
 from bot.wechat import Push
 from crm.customers import service as customers
 from crm.customers.models import WechatIdentity
-from crm.knowledge.service import nearest_stores
+from crm.knowledge.nearby import NO_STORE_NEARBY, nearest_store_text
 from crm.outbox import service as outbox
 
 # Pushes through which the user interacts, opening the customer-service window.
@@ -25,8 +26,6 @@ SILENT_EVENTS = {
     "subscribe_msg_change_event",
     "subscribe_msg_sent_event",
 }
-NEARBY_KM = 50.0
-NOT_STORES = {"JX-RC01"}  # the repair centre takes no walk-in customers for sales
 
 
 @dataclass(frozen=True)
@@ -89,7 +88,7 @@ def plan_for(session: Session, push: Push) -> Plan:
     if kind == "event":
         return _event_plan(push)
     if kind == "location":
-        return Plan(say=_nearest_store_text(session, push))
+        return _location_plan(session, push)
     if kind == "image":
         return Plan(intent="send_image", unavailable=replies.IMAGE_KEPT)
     fixed = {
@@ -117,19 +116,12 @@ def _event_plan(push: Push) -> Plan:
     return Plan()
 
 
-def _nearest_store_text(session: Session, push: Push) -> str:
+def _location_plan(session: Session, push: Push) -> Plan:
+    """A location: the bot is asked (the repair form may be waiting for a store); without the
+    bot, the nearest store is said."""
     try:
         lat, lng = float(push.get("Location_X")), float(push.get("Location_Y"))
     except ValueError:
-        return replies.NO_STORE_NEARBY
-    ranked = [(s, km) for s, km in nearest_stores(session, lat, lng) if s.id not in NOT_STORES]
-    if not ranked or ranked[0][1] > NEARBY_KM:
-        return replies.NO_STORE_NEARBY
-    store, km = ranked[0]
-    return replies.NEAREST_STORE.format(
-        name=store.name,
-        km=km,
-        address=store.address,
-        phone=store.phone,
-        hours=store.data.get("opening_hours") or "以门店公告为准",
-    )
+        return Plan(say=NO_STORE_NEARBY)
+    where = json.dumps({"latitude": lat, "longitude": lng})
+    return Plan(intent=f"share_location{where}", unavailable=nearest_store_text(session, lat, lng))

@@ -1,5 +1,8 @@
 """Fixed texts the channel itself says (everything conversational comes from Rasa)."""
 
+from crm.knowledge.nearby import NEAREST_STORE as NEAREST_STORE
+from crm.knowledge.nearby import NO_STORE_NEARBY as NO_STORE_NEARBY
+
 HOTLINE = "0571-86507700"
 WELCOME = (
     "欢迎关注匠心五金！我是智能客服小匠，可以回答商品、保修、维修、会员积分等问题，"
@@ -16,15 +19,6 @@ IMAGE_KEPT = (
 VIDEO_KEPT = "视频已收到并保存。请用文字简单描述一下您的问题，小匠马上为您处理。"
 LINK_RECEIVED = "链接已收到。请问您想了解这个页面上的什么问题？直接用文字告诉小匠就好。"
 PAGE_RECEIVED = "收到您分享的页面「{title}」。请问想了解它的什么问题？价格、参数、保修都可以问我。"
-NEAREST_STORE = (
-    "离您最近的门店是{name}（约 {km:.1f} 公里）\n地址：{address}\n电话：{phone}\n营业时间：{hours}"
-)
-NO_STORE_NEARBY = "".join(
-    (
-        "您附近 50 公里内暂时没有匠心五金门店。",
-        "我们在杭州有 4 家、宁波有 2 家门店，也可以通过小程序下单或寄修。",
-    )
-)
 BUSY = "".join(
     (
         "抱歉，小匠这会儿有点忙，您的消息已经记下，稍后会回复您；",

@@ -102,7 +102,10 @@ def test_in_warranty_repair_from_the_purchase_record_walked_to_a_rating(api_url:
     assert "进过水" in chat.say("开机没反应 按开关一点动静都没有")
     assert "送修" in chat.say("没有")  # phone known from the membership: not asked
     assert "哪家门店" in chat.say("到店")
-    summary = chat.say("滨江")
+    here = chat.sim.push(  # a location message near the 滨江 store picks that store
+        "location", Location_X=30.21, Location_Y=120.21, Scale=15, Label="江南大道", MsgId=7002
+    )
+    summary = chat.sim.open_reply(chat.sim.post(here)) or ""
     ticket = _ticket(chat.sim.openid)
     assert ticket.number in summary and "在保修期内" in summary and "滨江店" in summary
     assert (ticket.sku, ticket.in_warranty, ticket.contact_phone) == ("RG-DR-20BL", True, phone)
