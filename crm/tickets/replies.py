@@ -19,7 +19,7 @@ def _date(ticket: RepairTicket) -> str:
 def summary(session: Session, ticket: RepairTicket) -> str:
     """The read-back after the form: number, tool, warranty decision, fee, where to send it."""
     if ticket.in_warranty is None:
-        verdict = "待核实（维修中心收件后核对照片上的日期，在保修期内的免费维修）"
+        verdict = "待核实"
     else:
         verdict = "在保修期内" if ticket.in_warranty else "不在免费保修范围"
     lines = [

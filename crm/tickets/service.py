@@ -20,6 +20,10 @@ from crm.tickets.proof import ProofFound
 from crm.tickets.schemas import TicketCreate
 
 LOW_RATING = 3
+PHOTO_REASON = (
+    "已收到您的凭证照片，维修中心收件时核对照片上的购买日期：在保修期内的免费维修，"
+    "不在保修期内的按以下标准收费。"
+)
 
 
 def assess(
@@ -69,7 +73,7 @@ def open_ticket(session: Session, data: TicketCreate, proof: ProofFound) -> Repa
         purchase_id=proof.purchase.id if proof.purchase else None,
         warranty_start=proof.start,
         in_warranty=None if proof.kind == "photo" else decision.in_warranty,
-        warranty_reason=decision.reason,
+        warranty_reason=PHOTO_REASON if proof.kind == "photo" else decision.reason,
         exclusions=list(data.exclusions),
         fee_estimate=_fee_json(decision),
         contact_phone=data.contact_phone,
