@@ -27,6 +27,7 @@ STEP_ASIDE = {"request_human", "stop", "decline_quote"}
 QUESTIONS = {"faq", "track_repair"}
 QUESTION_WORDS = ("吗", "?", "？", "呢", "多久", "多少", "怎么", "能不能", "是不是", "哪里")
 CONFIDENT = 0.6
+NO_PROOF_WORDS = ("没有", "没", "找不到", "丢了")
 
 
 def _text(tracker: Tracker) -> str:
@@ -57,7 +58,10 @@ def _question(tracker: Tracker) -> bool:
 def _unrecognised(
     dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, hint: str
 ) -> dict[str, Any]:
-    """The requested slot's answer was not understood: explain, unless it was a question."""
+    """The requested slot's answer was not understood: explain, unless it was a question (the
+    form answers it) or the customer wants out (nothing filled: the rules cancel the form)."""
+    if _steps_aside(tracker):
+        return {}
     if not _question(tracker):
         dispatcher.utter_message(text=hint)
     return {slot: None}
@@ -109,8 +113,6 @@ class ValidateRepairForm(FormValidationAction):
     async def extract_repair_product(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        if _steps_aside(tracker):
-            return {}
         return await asyncio.to_thread(self._product, dispatcher, tracker)
 
     def _product(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
@@ -144,7 +146,7 @@ class ValidateRepairForm(FormValidationAction):
     async def extract_repair_proof(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        if _steps_aside(tracker) or not tracker.get_slot("repair_product"):
+        if not tracker.get_slot("repair_product"):
             return {}
         return await asyncio.to_thread(self._proof, dispatcher, tracker)
 
@@ -168,7 +170,7 @@ class ValidateRepairForm(FormValidationAction):
                     return {"repair_proof": f"purchase:{purchase.order_no}"}
         if found is not None:
             return {"repair_proof": f"{found.kind}:{found.ref}"}
-        if asked and any(word in text for word in ("没有", "没", "找不到", "丢了")):
+        if asked and not _steps_aside(tracker) and any(w in text for w in NO_PROOF_WORDS):
             return {"repair_proof": "none:"}
         if asked:
             hint = (
@@ -183,7 +185,7 @@ class ValidateRepairForm(FormValidationAction):
         phone = intake.phone_in(_text(tracker))
         if phone and phone != tracker.get_slot("repair_phone"):
             return {"repair_phone": phone}
-        if _asked(tracker, "repair_phone") and not _steps_aside(tracker):
+        if _asked(tracker, "repair_phone"):
             hint = "手机号好像不对，请发 11 位手机号。"
             return _unrecognised(dispatcher, tracker, "repair_phone", hint)
         if not tracker.get_slot("repair_phone"):
@@ -194,7 +196,7 @@ class ValidateRepairForm(FormValidationAction):
     async def extract_repair_method(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        if _steps_aside(tracker) or not tracker.get_slot("repair_product"):
+        if not tracker.get_slot("repair_product"):
             return {}
         method = intake.method_in(_text(tracker))
         asked = _asked(tracker, "repair_method")
@@ -212,7 +214,7 @@ class ValidateRepairForm(FormValidationAction):
     async def extract_repair_store(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        if _steps_aside(tracker) or tracker.get_slot("repair_method") != "到店":
+        if tracker.get_slot("repair_method") != "到店":
             return {}
         return await asyncio.to_thread(self._store, dispatcher, tracker)
 
@@ -236,7 +238,10 @@ class ValidateRepairForm(FormValidationAction):
                 dispatcher.utter_message(text=f"送到哪家店？回复序号：\n{lines}")
                 return {"repair_choices": [s.id for s in stores]}
         if asked:
-            return {"repair_store": None}
+            hint = (
+                "没找到这家店。请回复门店名或所在区，比如「滨江店」「鄞州」，也可以发个位置给我。"
+            )
+            return _unrecognised(dispatcher, tracker, "repair_store", hint)
         return {}
 
     async def validate_repair_fault(

@@ -119,6 +119,18 @@ class ActionCancelRepair(Action):
         return [ActiveLoop(None), *clear_form(), SlotSet("requested_slot", None)]
 
 
+class ActionStartRepair(Action):
+    """`action_start_repair`: a new repair starts blank (nothing left from an abandoned one)."""
+
+    def name(self) -> str:
+        return "action_start_repair"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        return clear_form()
+
+
 class ActionBatterySafety(Action):
     """`action_battery_safety`: safety instructions before anything else; the repair is urgent."""
 
@@ -129,7 +141,7 @@ class ActionBatterySafety(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         dispatcher.utter_message(response="utter_battery_safety")
-        return [SlotSet("repair_priority", True)]
+        return [*clear_form(), SlotSet("repair_priority", True)]
 
 
 def _track(tracker: Tracker) -> str:
