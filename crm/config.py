@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     # mini-program subscribe message the customer accepted (ids from the WeChat console).
     repair_status_template_id: str = "repair-status-dev"
     repair_status_subscribe_template_id: str = "repair-status-subscribe-dev"
+    # Coupon-issued notices outside the 48-hour window, likewise.
+    coupon_issued_template_id: str = "coupon-issued-dev"
+    coupon_issued_subscribe_template_id: str = "coupon-issued-subscribe-dev"
 
     # Seconds the callback waits for Rasa before answering `success` and replying later.
     reply_budget_seconds: float = Field(default=4.0, gt=0, lt=5)

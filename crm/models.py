@@ -1,20 +1,25 @@
 """Imports every model module so that Base.metadata is complete (Alembic, tests)."""
 
 from crm.conversations.models import Conversation, Message
+from crm.coupons.models import Coupon
 from crm.customers.models import Customer, SubscriptionCredit, WechatIdentity
 from crm.db import Base
 from crm.knowledge.models import Faq, Product, Rule, Store
 from crm.outbox.models import OutboxItem
+from crm.points.models import PointsAccount, PointsEntry
 from crm.purchases.models import Purchase
 from crm.tickets.models import RepairTicket, TicketEvent, TicketFollowUp
 
 __all__ = [
     "Base",
     "Conversation",
+    "Coupon",
     "Customer",
     "Faq",
     "Message",
     "OutboxItem",
+    "PointsAccount",
+    "PointsEntry",
     "Product",
     "Purchase",
     "RepairTicket",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.db import Base, TimestampMixin
@@ -22,6 +22,10 @@ class Customer(TimestampMixin, Base):
     phone: Mapped[str | None] = mapped_column(String(20), unique=True)
     # Membership tier name as in membership.yml: 普通会员, 银卡, 金卡, 钻石.
     tier: Mapped[str] = mapped_column(String(10), default="普通会员", server_default="普通会员")
+    # Start of the tier's 12-month validity (MEM-TIER-004); None until a first upgrade.
+    tier_since: Mapped[date | None] = mapped_column(Date)
+    # Birthday month doubles purchase points (MEM-BDAY-001).
+    birthday: Mapped[date | None] = mapped_column(Date)
     identities: Mapped[list[WechatIdentity]] = relationship(back_populates="customer")
 
 

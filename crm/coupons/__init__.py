@@ -1,0 +1,1 @@
+"""Coupons: issued to a member by type (CPN-* rules), redeemed once at the till or the mall."""

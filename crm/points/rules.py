@@ -1,0 +1,89 @@
+"""Readings of the PTS-* and MEM-BDAY-* rules: earning, expiry and redemption numbers."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from crm.errors import KnowledgeBaseError
+from crm.knowledge.rules import number_in, rule
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+EARNING = "PTS-EARN-001"
+BIRTHDAY = "MEM-BDAY-001"
+REDEMPTION = "PTS-USE-001"
+EXPIRY = "PTS-EXP-001"
+
+
+@dataclass(frozen=True)
+class Redemption:
+    """PTS-USE-001: points per yuan, the unit they are spent in, the most of an order they pay."""
+
+    points_per_yuan: int
+    unit_points: int
+    max_share_of_order: Decimal
+
+
+def today() -> date:
+    """The business day in the shops' time zone."""
+    return datetime.now(SHANGHAI).date()
+
+
+def local_date(moment: datetime) -> date:
+    """The Shanghai calendar day of a stored moment (SQLite returns naive UTC)."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(SHANGHAI).date()
+
+
+def earned_points(
+    session: Session, paid_yuan: Decimal, tier_multiplier: Decimal, birthday_month: bool
+) -> int:
+    """PTS-EARN-001 × tier multiplier (× MEM-BDAY-001 in the birthday month), rounded down."""
+    base = Decimal(str(rule(session, EARNING)["base_points_per_yuan"]))
+    points = paid_yuan * base * tier_multiplier
+    if birthday_month:
+        points *= Decimal(str(rule(session, BIRTHDAY)["points_multiplier_in_birthday_month"]))
+    return max(math.floor(points), 0)
+
+
+def expires_on(session: Session, credited_on: date) -> date:
+    """PTS-EXP-001: the last day of points credited on `credited_on` (12-31 of the next year)."""
+    # The rule carries no number field, only its sentence: 「每个自然年获得的积分于次年 12 月
+    # 31 日 24:00 过期」. Read month and day from it and refuse a sentence that changed shape.
+    text = str(rule(session, EXPIRY).get("rule", ""))
+    if "次年" not in text:
+        raise KnowledgeBaseError("membership.yml", EXPIRY, "rule no longer says 次年 (next year)")
+    month = number_in(session, EXPIRY, "rule", r"(\d+)\s*月")
+    day = number_in(session, EXPIRY, "rule", r"(\d+)\s*日")
+    return date(credited_on.year + 1, month, day)
+
+
+def reminder_days(session: Session) -> int:
+    """PTS-EXP-001: days before expiry the member is reminded."""
+    return int(rule(session, EXPIRY)["reminder_days_before"])
+
+
+def redemption(session: Session) -> Redemption:
+    """PTS-USE-001's numbers."""
+    data = rule(session, REDEMPTION)
+    return Redemption(
+        points_per_yuan=int(data["points_per_yuan"]),
+        unit_points=int(data["unit_points"]),
+        max_share_of_order=Decimal(str(data["max_share_of_order"])),
+    )
+
+
+def points_to_yuan(points: int, terms: Redemption) -> Decimal:
+    """What `points` are worth in yuan (100 points = 1 yuan)."""
+    return (Decimal(points) / terms.points_per_yuan).quantize(Decimal("0.01"))
+
+
+def order_cap(order_yuan: Decimal, terms: Redemption) -> int:
+    """The most points an order of `order_yuan` (after discounts and coupons) may use, in units."""
+    most = math.floor(order_yuan * terms.max_share_of_order * terms.points_per_yuan)
+    return most - most % terms.unit_points
