@@ -92,11 +92,17 @@ class ValidateRepairForm(FormValidationAction):
     ) -> list[EventType]:
         bookkeeping = self._bookkeeping(dispatcher, tracker)
         tracker.add_slots(bookkeeping)
-        validated: list[EventType] = await super().run(dispatcher, tracker, domain)
+        extracted: list[EventType] = await self.get_extraction_events(dispatcher, tracker, domain)
+        tracker.add_slots(extracted)
+        validated: list[EventType] = await self._extract_validation_events(
+            dispatcher, tracker, domain
+        )
+        # rasa_sdk keeps only the form's own slots; the numbered choices must reach the tracker.
+        choices = [e for e in extracted if e.get("name") == "repair_choices"]
         requested = tracker.get_slot("requested_slot")
         if requested and _question(tracker) and tracker.get_slot(requested) is None:
             await _answer(dispatcher, tracker, domain)
-        return bookkeeping + validated
+        return bookkeeping + choices + validated
 
     def _bookkeeping(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
         """The form's idempotency key, and priority (with safety advice) for a hazard."""

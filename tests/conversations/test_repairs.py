@@ -53,6 +53,10 @@ class Chat:
         return self._pushed(count)
 
 
+def _msg_id() -> int:
+    return (1 << 62) + secrets.randbits(60)  # unique: WeChat's retries are recognised by MsgId
+
+
 def _content(item: dict[str, Any]) -> str:
     if item.get("msgtype") == "msgmenu":
         menu = item["msgmenu"]
@@ -103,7 +107,7 @@ def test_in_warranty_repair_from_the_purchase_record_walked_to_a_rating(api_url:
     assert "送修" in chat.say("没有")  # phone known from the membership: not asked
     assert "哪家门店" in chat.say("到店")
     here = chat.sim.push(  # a location message near the 滨江 store picks that store
-        "location", Location_X=30.21, Location_Y=120.21, Scale=15, Label="江南大道", MsgId=7002
+        "location", Location_X=30.21, Location_Y=120.21, Scale=15, Label="江南大道", MsgId=_msg_id()
     )
     summary = chat.sim.open_reply(chat.sim.post(here)) or ""
     ticket = _ticket(chat.sim.openid)
@@ -125,11 +129,12 @@ def test_out_of_warranty_repair_by_serial_with_a_quote_approved_in_chat(api_url:
     chat = Chat(api_url)
     listed = chat.say("角磨机冒火花了 帮我报修一下")
     assert "RG-AG-100" in listed  # which angle grinder? the candidates are listed
-    assert "故障" in chat.say("RG-AG-100")
+    assert "故障" in chat.say("1")  # picked by its number
     assert "凭证" in chat.say("碳刷那里一直冒火花，还有焦味")
     assert "进过水" in chat.say("序列号是 RG-2301-004512")
     assert "手机号" in chat.say("都没有")
     assert "送修" in chat.say("13812345678")
+    assert "送修" in chat.say("号码写错了 应该是13812345679")  # corrected, then asked again
     summary = chat.say("寄修吧")
     ticket = _ticket(chat.sim.openid)
     assert ticket.number in summary and "不在免费保修范围" in summary and "检测费" in summary
@@ -139,6 +144,7 @@ def test_out_of_warranty_repair_by_serial_with_a_quote_approved_in_chat(api_url:
         "寄修",
     )
 
+    assert (ticket.sku, ticket.contact_phone) == ("RG-AG-100", "13812345679")
     _staff(api_url, ticket.number, "transition", to="accepted")
     _staff(api_url, ticket.number, "transition", to="diagnosing")
     _staff(api_url, ticket.number, "diagnosis", diagnosis="碳刷磨损、开关烧蚀", quote_yuan="97")
@@ -171,7 +177,7 @@ def test_a_swollen_battery_gets_safety_advice_first_and_a_priority_ticket(api_ur
     assert first.index("停止使用") < first.index("哪一款")  # then: which battery?
     chat.say("RG-BP-20-40")
     assert "凭证" in chat.say("充电的时候鼓起来了")
-    photo = chat.sim.push("image", PicUrl="http://x/invoice.jpg", MediaId="m-inv", MsgId=7001)
+    photo = chat.sim.push("image", PicUrl="http://x/invoice.jpg", MediaId="m-inv", MsgId=_msg_id())
     assert "进过水" in (chat.sim.open_reply(chat.sim.post(photo)) or "")  # the invoice photo
     chat.say("没有")
     chat.say("13912345678")
