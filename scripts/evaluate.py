@@ -186,6 +186,7 @@ def confusions(rows: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
         for r in rows
         if not (r["intent"] == "faq" and r["fused"] and r["fused"][0] == r["expect"])
         and r["intent"] != r["expect"]
+        and not served_by_task(r)
     )
     return [(e, g, n) for (e, g), n in pairs.most_common(20)]
 
