@@ -50,7 +50,7 @@ migrate: $(VENV)/.installed  ## apply database migrations (DATABASE_URL, default
 kb: migrate  ## validate and load knowledge_base/ into the database
 	@$(PY) -m crm.knowledge load
 
-seed: kb  ## demo members and purchases for the embedded default (idempotent; not in production)
+seed: kb  ## demo members, purchases and the demo-pos integration client (idempotent; not in production)
 	@$(PY) -m crm.purchases seed-demo
 
 train: install  ## train the Rasa model when its data changed
@@ -82,8 +82,9 @@ clean:  ## remove environments, models and the local database
 eval: train  ## answer quality on held-out questions (eval/), never trained on; ARGS=--fast for CI
 	@$(PY) scripts/evaluate.py $(ARGS)
 
-bench: install train  ## callback benchmarks on PostgreSQL + Redis + Rasa (bench/results/)
+bench: install train  ## callback and ledger benchmarks on PostgreSQL + Redis + Rasa (bench/results/)
 	@$(PY) -m bench.callback
+	@$(PY) -m bench.ledger
 
 menu: $(VENV)/.installed  ## publish bot/menu.yml as the official account's menu (WECHAT_API_BASE)
 	@$(PY) -m bot.menu publish

@@ -13,7 +13,7 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from api import health, mp, purchases, wechat
+from api import health, integration, mp, wechat
 from api.backoffice import tickets as backoffice_tickets
 from api.deps import AppContext, Channel
 from bot.delivery import DeliveryWorker
@@ -119,7 +119,7 @@ def create_app(settings: Settings | None = None, sandbox: SandboxState | None = 
     app.include_router(wechat.router)
     app.include_router(health.router)
     app.include_router(mp.router)
-    app.include_router(purchases.router)
+    app.include_router(integration.router)
     app.include_router(backoffice_tickets.router)
     if settings.sandbox_enabled:
         app.mount("/sandbox", create_sandbox(settings, sandbox))

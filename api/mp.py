@@ -1,18 +1,32 @@
-"""Mini-program REST: login with a wx.login code, and who am I."""
+"""Mini-program REST: login with a wx.login code, phone binding, and the member's own account."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from api.deps import AppContext, bearer, get_context
 from bot.mp_login import current_session, login
+from bot.mp_phone import bind_phone_number
+from crm.db import session_scope
 from crm.kv import get_store
+from crm.members import account
+from crm.members.schemas import MemberCoupons, MemberOverview, MemberPoints
+from crm.points.rules import today
 
 router = APIRouter(prefix="/api/mp", tags=["mini-program"])
 Context = Annotated[AppContext, Depends(get_context)]
+Token = Annotated[str, Depends(bearer)]
+
+
+def identity_id(token: Token) -> int:
+    """The WeChat identity behind the bearer token (a FastAPI dependency); 401 without one."""
+    return current_session(get_store(), token).identity_id
+
+
+Identity = Annotated[int, Depends(identity_id)]
 
 
 class LoginRequest(BaseModel):
@@ -28,11 +42,10 @@ class LoginResponse(BaseModel):
     expires_in: int
 
 
-class MeResponse(BaseModel):
-    """The logged-in mini-program user."""
+class BindPhoneRequest(BaseModel):
+    """The code of a getPhoneNumber button (open-type="getPhoneNumber")."""
 
-    customer_id: int
-    linked_to_official_account: bool
+    code: str = Field(min_length=1, max_length=128)
 
 
 @router.post("/login")
@@ -43,11 +56,32 @@ async def mp_login(body: LoginRequest, context: Context) -> LoginResponse:
     return LoginResponse(token=token, expires_in=ttl)
 
 
+@router.post("/bind-phone")
+async def mp_bind_phone(body: BindPhoneRequest, context: Context, token: Token) -> MemberOverview:
+    """Bind the phone WeChat verified; a till-registered member with it takes this WeChat in."""
+    return await bind_phone_number(context.mp.api, get_store(), token, body.code)
+
+
 @router.get("/me")
-def mp_me(token: Annotated[str, Depends(bearer)]) -> MeResponse:
-    """Who the token belongs to."""
-    session = current_session(get_store(), token)
-    return MeResponse(
-        customer_id=session.customer_id,
-        linked_to_official_account=session.linked_to_official_account,
-    )
+def mp_me(identity: Identity) -> MemberOverview:
+    """Who the token belongs to: bound or not, tier, points and tier progress."""
+    with session_scope() as session:
+        return account.overview(session, identity, today())
+
+
+@router.get("/me/points")
+def mp_points(
+    identity: Identity,
+    page: Annotated[int, Query(ge=1)] = 1,
+    size: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> MemberPoints:
+    """The member's points ledger, newest first."""
+    with session_scope() as session:
+        return account.points_page(session, identity, page, size)
+
+
+@router.get("/me/coupons")
+def mp_coupons(identity: Identity) -> MemberCoupons:
+    """The member's valid coupons with the code to show at the till."""
+    with session_scope() as session:
+        return account.valid_coupons(session, identity, today())

@@ -1,12 +1,14 @@
 """A local stand-in for the WeChat API, recording what it receives; errors can be injected.
 
 It serves the embedded default (mounted at /sandbox when WECHAT_API_BASE is unset) and the tests.
-Test-only routes: GET /messages, GET /stats, POST/DELETE /faults, POST /codes, POST /users.
+Test-only routes: GET /messages, GET /stats, POST/DELETE /faults, POST /codes, POST /users,
+GET /sms. Not WeChat's: POST /sms/send stands in for an SMS provider (development sender).
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import threading
 import time
@@ -18,6 +20,8 @@ from fastapi.responses import JSONResponse
 from crm.config import Settings
 
 TOKEN_TTL = 7200
+# getPhoneNumber codes the sandbox accepts: "phone-13812345678" shares that number.
+PHONE_CODE = re.compile(r"^phone-(\d{11})$")
 JSCODE_ERRORS = {"invalid": 40029, "used": 40163, "frequent": 45011, "blocked": 40226, "busy": -1}
 
 
@@ -32,6 +36,7 @@ class SandboxState:
         self.codes: dict[str, dict[str, Any]] = {}  # js_code -> session data
         self.unionids: dict[str, str] = {}  # openid -> unionid
         self.menus: dict[str, Any] = {}
+        self.sms: list[dict[str, Any]] = []
         self.template_ids: dict[str, int] = {}  # client_msg_id -> msgid
         self.token_requests = 0
         self._next_msgid = 1 << 60
@@ -69,6 +74,12 @@ class SandboxState:
                 }
             )
             return self._next_msgid
+
+    def record_sms(self, phone: str, text: str) -> None:
+        with self._lock:
+            self.sms.append(
+                {"seq": len(self.sms) + 1, "phone": phone, "text": text, "at": time.time()}
+            )
 
     def take_fault(self, path: str) -> dict[str, Any] | None:
         with self._lock:
@@ -190,6 +201,19 @@ def create_sandbox(settings: Settings, state: SandboxState | None = None) -> Fas
             return {"errcode": 40029, "errmsg": "invalid code"}
         return {"session_key": secrets.token_urlsafe(16), **session}
 
+    @app.post("/wxa/business/getuserphonenumber")
+    async def user_phone_number(request: Request) -> dict[str, Any]:
+        appid, body = await authorised(request)
+        if appid is None:
+            return invalid_token()
+        found = PHONE_CODE.match(str(body.get("code", "")))
+        if found is None:
+            return {"errcode": 40029, "errmsg": "invalid code"}
+        phone = found.group(1)
+        info = {"phoneNumber": phone, "purePhoneNumber": phone, "countryCode": "86"}
+        watermark = {"timestamp": int(time.time()), "appid": appid}
+        return {"errcode": 0, "errmsg": "ok", "phone_info": {**info, "watermark": watermark}}
+
     @app.post("/cgi-bin/menu/create")
     async def menu_create(request: Request) -> dict[str, Any]:
         appid, body = await authorised(request)
@@ -218,6 +242,20 @@ def create_sandbox(settings: Settings, state: SandboxState | None = None) -> Fas
             "media_id": "sandbox-" + secrets.token_hex(8),
             "created_at": int(time.time()),
         }
+
+    @app.post("/sms/send")
+    async def sms_send(request: Request) -> JSONResponse:
+        """Record a text message of the development SMS sender: {phone, text}."""
+        body = await _json(request)
+        if not body.get("phone") or not body.get("text"):
+            return JSONResponse({"ok": False, "error": "phone and text required"}, 422)
+        state.record_sms(str(body["phone"]), str(body["text"]))
+        return JSONResponse({"ok": True})
+
+    @app.get("/sms")
+    def sms(phone: str = "") -> list[dict[str, Any]]:
+        """The text messages sent (to `phone`), oldest first."""
+        return [m for m in state.sms if not phone or m["phone"] == phone]
 
     @app.get("/messages")
     def messages(touser: str = "", after: int = 0, kind: str = "") -> list[dict[str, Any]]:

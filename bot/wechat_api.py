@@ -188,6 +188,14 @@ class WeChatAPI:
             },
         )
 
+    async def user_phone_number(self, code: str) -> dict[str, Any]:
+        """Mini-program getuserphonenumber: the `phone_info` for a getPhoneNumber button's code."""
+        data = await self.call("/wxa/business/getuserphonenumber", {"code": code})
+        info = data.get("phone_info")
+        if not isinstance(info, dict):
+            raise WeChatAPIError(None, "getuserphonenumber answered without phone_info")
+        return info
+
     async def create_menu(self, menu: dict[str, Any]) -> dict[str, Any]:
         """Publish the official account's custom menu."""
         return await self.call("/cgi-bin/menu/create", menu)

@@ -12,9 +12,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_TOKEN = "jiangxin-dev-token"
 DEV_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 DEV_SECRET = "jiangxin-dev-secret"
-DEV_INTEGRATION_TOKEN = "jiangxin-dev-integration-token"
 DEV_STAFF_TOKEN = "jiangxin-dev-staff-token"
-_PLACEHOLDERS = {DEV_TOKEN, DEV_AES_KEY, DEV_SECRET, DEV_INTEGRATION_TOKEN}
+_PLACEHOLDERS = {DEV_TOKEN, DEV_AES_KEY, DEV_SECRET}
 
 
 class Settings(BaseSettings):
@@ -43,8 +42,6 @@ class Settings(BaseSettings):
     wechat_mp_aes_key_previous: str = ""
     # Where outbound WeChat API calls go. Unset: the local sandbox mounted on this api.
     wechat_api_base: str | None = None
-    # Bearer token of the POS and mall systems calling POST /api/purchases/import.
-    integration_api_token: str = DEV_INTEGRATION_TOKEN
 
     # Back-office staff API: bearer token → staff name (JSON in STAFF_API_TOKENS). Accounts
     # and roles replace this with the back office.
@@ -62,12 +59,19 @@ class Settings(BaseSettings):
     reply_budget_seconds: float = Field(default=4.0, gt=0, lt=5)
     dedup_ttl_seconds: int = 600
     mp_session_ttl_seconds: int = 7 * 24 * 3600
+    # Who delivers SMS verification codes (member binding). Only "log" exists so far: it logs the
+    # text and hands it to the sandbox; a real provider is to be added before production.
+    sms_provider: Literal["log"] = "log"
     # Run the outbox delivery worker inside the api process (the embedded default).
     delivery_worker: bool = True
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Settings:
         if self.app_env == "production":
+            if self.sms_provider == "log":
+                raise ValueError(
+                    "SMS_PROVIDER=log only logs codes; production needs a real provider"
+                )
             used = [
                 name
                 for name in (
@@ -77,7 +81,6 @@ class Settings(BaseSettings):
                     "wechat_mp_secret",
                     "wechat_mp_token",
                     "wechat_mp_aes_key",
-                    "integration_api_token",
                 )
                 if getattr(self, name) in _PLACEHOLDERS
             ]

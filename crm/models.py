@@ -4,6 +4,7 @@ from crm.conversations.models import Conversation, Message
 from crm.coupons.models import Coupon
 from crm.customers.models import Customer, SubscriptionCredit, WechatIdentity
 from crm.db import Base
+from crm.integration.models import IdempotencyRecord, IntegrationClient
 from crm.knowledge.models import Faq, Product, Rule, Store
 from crm.outbox.models import OutboxItem
 from crm.points.models import PointsAccount, PointsEntry
@@ -16,6 +17,8 @@ __all__ = [
     "Coupon",
     "Customer",
     "Faq",
+    "IdempotencyRecord",
+    "IntegrationClient",
     "Message",
     "OutboxItem",
     "PointsAccount",

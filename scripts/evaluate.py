@@ -98,10 +98,17 @@ def run_variant(
     return rows
 
 
-# FAQs about doing something the bot now does itself: 「我要报修」 opens the repair form and
-# 「我的维修到哪了」 lists the customer's tickets (with how to check progress when there are none).
+# FAQs about doing something the bot now does itself: 「我要报修」 opens the repair form,
+# 「我的维修到哪了」 lists the customer's tickets (with how to check progress when there are none),
+# 「怎么查我的积分」 and 「我的券」 show the member's own, 「绑定手机号」 starts binding.
 # Routed to that task, the customer is served at least as well as by the FAQ's text.
-FAQ_SERVED_BY_TASK = {"faq-021": "report_repair", "faq-027": "track_repair"}
+FAQ_SERVED_BY_TASK = {
+    "faq-021": "report_repair",
+    "faq-027": "track_repair",
+    "faq-051": "check_points",
+    "faq-056": "my_coupons",
+    "faq-077": "bind_member",
+}
 
 
 def served_by_task(row: dict[str, Any]) -> bool:

@@ -27,9 +27,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_api(**overrides: Any) -> Iterator[str]:
-    """The api on a free port (so the outbound client reaches its sandbox over HTTP)."""
-    port = free_port()
+def serve_api(port: int | None = None, **overrides: Any) -> Iterator[str]:
+    """The api on a free (or the given) port, so the outbound client reaches its sandbox."""
+    port = port or free_port()
     settings = Settings(port=port, **overrides)
     SHARED_SANDBOX.faults.clear()  # a fault a test injected never outlives its server
     app = create_app(settings, sandbox=SHARED_SANDBOX)

@@ -20,6 +20,9 @@ class Customer(TimestampMixin, Base):
     # The member's verified mobile number (mini-program phone binding, a store's till, an
     # import); purchases recorded under it belong to this customer.
     phone: Mapped[str | None] = mapped_column(String(20), unique=True)
+    # When the member last bound a phone through WeChat (MEM-ENR-004: one change per 30 days);
+    # kept after an unbind so that unbinding does not reset the clock.
+    phone_bound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Membership tier name as in membership.yml: 普通会员, 银卡, 金卡, 钻石.
     tier: Mapped[str] = mapped_column(String(10), default="普通会员", server_default="普通会员")
     # Start of the tier's 12-month validity (MEM-TIER-004); None until a first upgrade.

@@ -13,6 +13,7 @@ from typing import Any
 from crm.config import get_settings
 from crm.db import session_scope
 from crm.errors import DomainError, InvalidImport
+from crm.integration.service import DEMO_CLIENT_KEY, DEMO_CLIENT_NAME, ensure_demo_client
 from crm.purchases.demo import seed_demo
 from crm.purchases.service import check_purchases, import_purchases
 
@@ -96,13 +97,14 @@ def import_file(path: Path, dry_run: bool) -> int:
 
 
 def seed() -> int:
-    """Create the demo members and purchases (refused in production)."""
+    """Create the demo members, purchases and integration client (refused in production)."""
     if get_settings().app_env == "production":
         print("purchases: seed-demo is refused when APP_ENV=production", file=sys.stderr)
         return 1
     try:
         with session_scope() as session:
             summary = seed_demo(session)
+            client_created = ensure_demo_client(session)
     except DomainError as exc:
         print(f"purchases: seed-demo: {exc.detail}", file=sys.stderr)
         return 1
@@ -110,6 +112,12 @@ def seed() -> int:
         f"purchases: demo data: {summary.members_created} members and "
         f"{summary.purchases_created} purchases created ({summary.members_present} members and "
         f"{summary.purchases_present} purchases were there already)",
+        flush=True,
+    )
+    state = "created" if client_created else "present"
+    print(
+        f"purchases: demo integration client {DEMO_CLIENT_NAME} {state}, development key "
+        f"{DEMO_CLIENT_KEY} (refused in production)",
         flush=True,
     )
     return 0
@@ -122,7 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     cmd = sub.add_parser("import", help="import POS / mall orders from a .csv or .json file")
     cmd.add_argument("file", type=Path)
     cmd.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
-    sub.add_parser("seed-demo", help="demo members and purchases for the embedded default")
+    sub.add_parser(
+        "seed-demo", help="demo members, purchases and till client for the embedded default"
+    )
     args = parser.parse_args(argv)
     if args.command == "seed-demo":
         return seed()

@@ -55,6 +55,13 @@ def import_purchases(
     session: Session, rows: Sequence[Mapping[str, Any]], progress: Progress | None = None
 ) -> ImportReport:
     """Add the new orders; identical re-imports are unchanged. InvalidImport if any row is bad."""
+    return import_new_purchases(session, rows, progress)[0]
+
+
+def import_new_purchases(
+    session: Session, rows: Sequence[Mapping[str, Any]], progress: Progress | None = None
+) -> tuple[ImportReport, list[Purchase]]:
+    """`import_purchases`, also giving the purchases this import added (not the unchanged)."""
     plan = _plan(session, rows, progress)
     if plan.report.errors:
         raise InvalidImport(plan.report.errors)
@@ -64,7 +71,7 @@ def import_purchases(
             session.flush()
     except IntegrityError as exc:
         raise Conflict("another import wrote some of these orders meanwhile; import again") from exc
-    return plan.report
+    return plan.report, plan.new
 
 
 def _plan(session: Session, rows: Sequence[Mapping[str, Any]], progress: Progress | None) -> _Plan:

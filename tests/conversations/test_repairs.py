@@ -12,7 +12,6 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.simulator import WeChatSimulator
 from crm.config import DEV_STAFF_TOKEN
 from crm.conversations.models import Message
 from crm.customers import service as customers
@@ -20,48 +19,11 @@ from crm.customers.models import Customer
 from crm.db import session_scope, utcnow
 from crm.purchases.service import import_purchases
 from crm.tickets.models import RepairTicket
-from tests.api.conftest import identity_of, sent_to
-from tests.conversations.conftest import simulator
+from tests.api.conftest import identity_of
+from tests.conversations.conftest import Chat, msg_id
 
 pytestmark = pytest.mark.e2e
 STAFF = {"Authorization": f"Bearer {DEV_STAFF_TOKEN}"}
-
-
-class Chat:
-    """One customer: what they say, and everything the bot answers (passive or pushed)."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.sim: WeChatSimulator = simulator(url)
-        self.seen = 0
-
-    def say(self, text: str, expect: int = 1) -> str:
-        """Send `text`; the bot's replies of this turn joined (waits for `expect` of them)."""
-        passive = self.sim.say(text)
-        got = 1 if passive else 0
-        pushed = self._pushed(max(0, expect - got))
-        return "\n".join([passive or "", *pushed]).strip()
-
-    def _pushed(self, at_least: int) -> list[str]:
-        items = sent_to(self.url, self.sim.openid, count=self.seen + at_least, wait=15)
-        new = items[self.seen :]
-        self.seen = len(items)
-        return [_content(item) for item in new]
-
-    def notices(self, count: int) -> list[str]:
-        """Customer-service notices pushed since the last look (waits for `count`)."""
-        return self._pushed(count)
-
-
-def _msg_id() -> int:
-    return (1 << 62) + secrets.randbits(60)  # unique: WeChat's retries are recognised by MsgId
-
-
-def _content(item: dict[str, Any]) -> str:
-    if item.get("msgtype") == "msgmenu":
-        menu = item["msgmenu"]
-        return menu["head_content"] + " " + " ".join(c["content"] for c in menu["list"])
-    return str(item.get("text", {}).get("content", ""))
 
 
 def _member_with_purchase(openid: str, sku: str, days_ago: int) -> str:
@@ -107,7 +69,7 @@ def test_in_warranty_repair_from_the_purchase_record_walked_to_a_rating(api_url:
     assert "送修" in chat.say("没有")  # phone known from the membership: not asked
     assert "哪家门店" in chat.say("到店")
     here = chat.sim.push(  # a location message near the 滨江 store picks that store
-        "location", Location_X=30.21, Location_Y=120.21, Scale=15, Label="江南大道", MsgId=_msg_id()
+        "location", Location_X=30.21, Location_Y=120.21, Scale=15, Label="江南大道", MsgId=msg_id()
     )
     summary = chat.sim.open_reply(chat.sim.post(here)) or ""
     ticket = _ticket(chat.sim.openid)
@@ -177,7 +139,7 @@ def test_a_swollen_battery_gets_safety_advice_first_and_a_priority_ticket(api_ur
     assert first.index("停止使用") < first.index("哪一款")  # then: which battery?
     chat.say("RG-BP-20-40")
     assert "凭证" in chat.say("充电的时候鼓起来了")
-    photo = chat.sim.push("image", PicUrl="http://x/invoice.jpg", MediaId="m-inv", MsgId=_msg_id())
+    photo = chat.sim.push("image", PicUrl="http://x/invoice.jpg", MediaId="m-inv", MsgId=msg_id())
     assert "进过水" in (chat.sim.open_reply(chat.sim.post(photo)) or "")  # the invoice photo
     chat.say("没有")
     chat.say("13912345678")

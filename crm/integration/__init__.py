@@ -1,0 +1,1 @@
+"""Other systems (POS tills, the mall) writing to the CRM: client keys, scopes, idempotency."""
