@@ -25,6 +25,7 @@ from bot.wechat import WeChatCodec
 from bot.wechat_api import WeChatAPI
 from crm.config import Settings, get_settings
 from crm.errors import DomainError
+from crm.jobs.scheduler import run_forever
 from crm.kv import get_store
 
 
@@ -106,7 +107,14 @@ def create_app(settings: Settings | None = None, sandbox: SandboxState | None = 
                 if settings.delivery_worker
                 else None
             )
+            jobs = (
+                asyncio.create_task(run_forever(get_store())) if settings.scheduled_jobs else None
+            )
             yield
+            if jobs is not None:
+                jobs.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await jobs
             await context.oa.runtime.drain()
             await context.mp.runtime.drain()
             if worker is not None:

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     sms_provider: Literal["log"] = "log"
     # Run the outbox delivery worker inside the api process (the embedded default).
     delivery_worker: bool = True
+    # Run the daily jobs (points and coupon expiry, birthday coupons, tier re-rating) inside the
+    # api process; or set false and run `python -m crm.jobs daily` from cron.
+    scheduled_jobs: bool = True
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Settings:

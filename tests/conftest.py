@@ -12,6 +12,7 @@ TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 os.environ["DATABASE_URL"] = TEST_DATABASE_URL
 os.environ["REDIS_URL"] = TEST_REDIS_URL
 os.environ["APP_ENV"] = "test"
+os.environ["SCHEDULED_JOBS"] = "false"  # tests run the daily jobs themselves
 os.environ.pop("WECHAT_API_BASE", None)
 
 from collections.abc import Iterator  # noqa: E402
