@@ -129,6 +129,7 @@ class ValidateBindForm(FormValidationAction):
             if problem:
                 dispatcher.utter_message(text=problem)
                 return {"bind_phone": None}
+            dispatcher.utter_message(text=f"验证码已发送到 {masked(phone)}。")
             return {"bind_phone": phone, "bind_code": None}
         if asked and not _leaving(tracker):
             dispatcher.utter_message(text="请发 11 位手机号，比如 13812345678。")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
@@ -38,13 +39,19 @@ def points_summary(session: Session, customer: Customer, today: date) -> str:
     return "\n".join(lines)
 
 
+def plain(amount: Decimal) -> str:
+    """30.00 → 30, 8.50 → 8.5: amounts as people write them."""
+    text = f"{amount:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def coupon_line(coupon: Coupon) -> str:
     """「满 199 减 20 元 · 有效期至 12月31日 · 券码 ABCD2345」."""
     if coupon.face_value_yuan is not None:
-        value = f"{coupon.face_value_yuan:g} 元"
+        value = f"{plain(coupon.face_value_yuan)} 元"
     else:
-        value = f"{(coupon.discount_rate or 0) * 10:g} 折"
-    threshold = f"满 {coupon.threshold_yuan:g} 元可用，" if coupon.threshold_yuan else ""
+        value = f"{plain((coupon.discount_rate or Decimal(0)) * 10)} 折"
+    threshold = f"满 {plain(coupon.threshold_yuan)} 元可用，" if coupon.threshold_yuan else ""
     return (
         f"· {coupon.name} {value}：{threshold}有效期至 {coupon.valid_until:%Y年%-m月%-d日}，"
         f"券码 {coupon.code}"
