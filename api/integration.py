@@ -22,8 +22,11 @@ from crm.integration.schemas import (
     PointsRedeemIn,
     PurchasesIn,
     PurchasesResult,
+    ReferralIn,
     RefundIn,
     RefundResult,
+    ReviewIn,
+    ReviewResult,
 )
 from crm.integration.service import (
     authenticate,
@@ -31,6 +34,7 @@ from crm.integration.service import (
     remember,
     request_hash,
 )
+from crm.points.schemas import ReferralReward
 
 router = APIRouter(prefix="/api/integration/v1", tags=["integration"])
 client_key = HTTPBearer(
@@ -47,7 +51,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     409: {
         "model": ErrorBody,
         "description": "IdempotencyKeyReused (the key was used for another body), or the "
-        "domain's refusal: CouponAlreadyUsed, CouponExpired, InsufficientPoints …",
+        "domain's refusal: CouponAlreadyUsed, CouponExpired, InsufficientPoints, "
+        "ReferralCapReached …",
     },
 }
 IDEMPOTENCY_HELP = (
@@ -170,3 +175,43 @@ def post_points_redemption(
 ) -> JSONResponse:
     """Spend the points (once per Idempotency-Key)."""
     return _answer(call, body, lambda session: flows.redeem_points(session, call.domain_key, body))
+
+
+@router.post(
+    "/reviews",
+    summary="Credit a member's review of an order line",
+    description="Scope `reviews:write`. PTS-EARN-003: a photo review earns the photo points, "
+    "else text of at least the minimum length the text points (not both), within the window "
+    "after delivery (the purchase day in stores); another member's order, a missing SKU, late "
+    "or too short is 422 ReviewNotEligible. One award per order line: a second review of the "
+    "line returns the first award with `already_rewarded: true`. Only what is left under the "
+    "monthly cap is credited (`points: 0` once it is used up).",
+    response_model=ReviewResult,
+    responses=ERRORS,
+)
+def post_review(
+    body: ReviewIn, call: Annotated[Call, Depends(writer("reviews:write"))]
+) -> JSONResponse:
+    """Credit the review (once per Idempotency-Key and per order line)."""
+    return _answer(call, body, lambda session: flows.reward_review(session, call.domain_key, body))
+
+
+@router.post(
+    "/referrals",
+    summary="Reward the referrer of a friend's first order",
+    description="Scope `referrals:write`. PTS-EARN-004: send it once the friend's first order "
+    "is delivered 8 days and not refunded. The order must be the friend's first, reach the "
+    "minimum amount and be paid within the window after the friend registered, else 422 "
+    "ReferralNotEligible; beyond the friends rewarded per calendar month 409 "
+    "ReferralCapReached. Credits the points and issues a CPN-TJ coupon together, once per "
+    "friend: a repeat returns the same reward.",
+    response_model=ReferralReward,
+    responses=ERRORS,
+)
+def post_referral(
+    body: ReferralIn, call: Annotated[Call, Depends(writer("referrals:write"))]
+) -> JSONResponse:
+    """Reward the referral (once per Idempotency-Key and per friend)."""
+    return _answer(
+        call, body, lambda session: flows.reward_referral(session, call.domain_key, body)
+    )

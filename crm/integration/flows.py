@@ -1,5 +1,6 @@
 """Named flows behind the integration API: order paid → points → tier; refund → points → tier;
-coupon and points used at the till. Each runs inside the caller's unit of work (flush only)."""
+coupon and points used at the till; review and referral rewards from the mall. Each runs inside
+the caller's unit of work (flush only)."""
 
 from __future__ import annotations
 
@@ -20,14 +21,18 @@ from crm.integration.schemas import (
     PointsRedeemIn,
     PurchasesIn,
     PurchasesResult,
+    ReferralIn,
     RefundIn,
     RefundResult,
+    ReviewIn,
+    ReviewResult,
 )
 from crm.members.service import recompute_tier
-from crm.points import rules
+from crm.points import rewards, rules
 from crm.points import service as points
 from crm.points.ledger import find, require_customer
 from crm.points.refunds import reverse_for_refund
+from crm.points.schemas import ReferralReward
 from crm.purchases.service import import_new_purchases
 
 
@@ -106,4 +111,38 @@ def redeem_points(session: Session, key: str, body: PointsRedeemIn) -> PointsRed
         points=-entry.amount,
         yuan=rules.points_to_yuan(-entry.amount, terms),
         balance=points.balance(session, member.id),
+    )
+
+
+def reward_review(session: Session, key: str, body: ReviewIn) -> ReviewResult:
+    """Credit the member's review of an order line once (PTS-EARN-003, monthly cap)."""
+    member = member_of(session, body)
+    before = find(session, rewards.review_key(body.order_no, body.sku))
+    entry = rewards.award_review(
+        session,
+        member.id,
+        body.order_no,
+        body.sku,
+        body.text_chars,
+        body.with_photo,
+        body.reviewed_on,
+        key,
+    )
+    return ReviewResult(
+        member_id=member.id,
+        order_no=body.order_no,
+        sku=body.sku,
+        points=entry.amount if entry else 0,
+        already_rewarded=before is not None,
+        balance=points.balance(session, member.id),
+    )
+
+
+def reward_referral(
+    session: Session, key: str, body: ReferralIn, today: date | None = None
+) -> ReferralReward:
+    """Reward the referrer of the friend's first order once: points and a CPN-TJ coupon."""
+    day = today or rules.today()
+    return rewards.award_referral(
+        session, body.referrer_id, body.friend_id, body.first_order_no, day, key
     )

@@ -11,7 +11,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 from crm.db import Base, TimestampMixin, utcnow
 
 # What a client may do; each write endpoint of /api/integration/v1 needs one of these.
-SCOPES = ("purchases:write", "refunds:write", "coupons:redeem", "points:redeem")
+SCOPES = (
+    "purchases:write",
+    "refunds:write",
+    "coupons:redeem",
+    "points:redeem",
+    "reviews:write",
+    "referrals:write",
+)
 
 
 class IntegrationClient(TimestampMixin, Base):

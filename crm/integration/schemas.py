@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -127,3 +127,32 @@ class PointsRedeemed(BaseModel):
     points: int
     yuan: Decimal
     balance: int
+
+
+class ReviewIn(MemberRef):
+    """The mall reporting a member's approved review of one order line (PTS-EARN-003)."""
+
+    order_no: str = Field(min_length=1, max_length=40)
+    sku: str = Field(min_length=1, max_length=32)
+    text_chars: int = Field(ge=0, description="characters of review text")
+    with_photo: bool = Field(default=False, description="at least one real photo attached")
+    reviewed_on: date = Field(description="the day the member posted the review (Shanghai)")
+
+
+class ReviewResult(BaseModel):
+    """Points a review earned (0 once the monthly cap is used up) and the balance after."""
+
+    member_id: int
+    order_no: str
+    sku: str
+    points: int
+    already_rewarded: bool = Field(description="the line was rewarded before: nothing new")
+    balance: int
+
+
+class ReferralIn(_Strict):
+    """The mall reporting that an invited friend's first order is 8 days delivered, unrefunded."""
+
+    referrer_id: int = Field(gt=0, description="the member whose invite the friend registered by")
+    friend_id: int = Field(gt=0, description="the invited friend's member id")
+    first_order_no: str = Field(min_length=1, max_length=40)

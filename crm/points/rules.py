@@ -1,4 +1,4 @@
-"""Readings of the PTS-* and MEM-BDAY-* rules: earning, expiry and redemption numbers."""
+"""Readings of the PTS-* and MEM-BDAY-* rules: earning, rewards, expiry and redemption numbers."""
 
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ EARNING = "PTS-EARN-001"
 BIRTHDAY = "MEM-BDAY-001"
 REDEMPTION = "PTS-USE-001"
 EXPIRY = "PTS-EXP-001"
+REVIEWS = "PTS-EARN-003"
+REFERRALS = "PTS-EARN-004"
+CREDITING = "PTS-CRD-001"
 
 
 @dataclass(frozen=True)
@@ -87,3 +90,56 @@ def order_cap(order_yuan: Decimal, terms: Redemption) -> int:
     """The most points an order of `order_yuan` (after discounts and coupons) may use, in units."""
     most = math.floor(order_yuan * terms.max_share_of_order * terms.points_per_yuan)
     return most - most % terms.unit_points
+
+
+@dataclass(frozen=True)
+class ReviewTerms:
+    """PTS-EARN-003: points for a text or a photo review, its window and the monthly cap."""
+
+    text_points: int
+    text_min_chars: int
+    photo_points: int
+    window_days: int
+    monthly_cap: int
+
+
+@dataclass(frozen=True)
+class ReferralTerms:
+    """PTS-EARN-004 and PTS-CRD-001: the referral reward and what the friend's order must meet."""
+
+    points: int
+    first_order_min_yuan: Decimal
+    first_order_window_days: int
+    monthly_cap_people: int
+    paid_after_days: int
+
+
+def review_terms(session: Session) -> ReviewTerms:
+    """PTS-EARN-003's numbers."""
+    data = rule(session, REVIEWS)
+    return ReviewTerms(
+        text_points=int(data["review_text_points"]),
+        text_min_chars=int(data["review_text_min_chars"]),
+        photo_points=int(data["review_photo_points"]),
+        window_days=int(data["review_window_days"]),
+        monthly_cap=int(data["review_monthly_cap"]),
+    )
+
+
+def referral_terms(session: Session) -> ReferralTerms:
+    """PTS-EARN-004's numbers, and PTS-CRD-001's day the reward is paid after delivery."""
+    data = rule(session, REFERRALS)
+    return ReferralTerms(
+        points=int(data["referral_points"]),
+        first_order_min_yuan=Decimal(str(data["referral_first_order_min_yuan"])),
+        first_order_window_days=int(data["referral_first_order_window_days"]),
+        monthly_cap_people=int(data["referral_monthly_cap_people"]),
+        paid_after_days=int(rule(session, CREDITING)["credit_on_day"]),
+    )
+
+
+def month_bounds(day: date) -> tuple[datetime, datetime]:
+    """The Shanghai calendar month of `day` as [start, end) moments."""
+    start = datetime(day.year, day.month, 1, tzinfo=SHANGHAI)
+    end = datetime(day.year + day.month // 12, day.month % 12 + 1, 1, tzinfo=SHANGHAI)
+    return start, end

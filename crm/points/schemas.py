@@ -7,6 +7,8 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
 
+from crm.coupons.schemas import CouponRead
+
 
 class PointsEntryRead(BaseModel):
     """One line of the ledger as the member sees it."""
@@ -53,3 +55,13 @@ class ExpiryReport(BaseModel):
 
     customers: int
     points: int
+
+
+class ReferralReward(BaseModel):
+    """What the referrer got for a friend's first order (PTS-EARN-004): points and a coupon."""
+
+    referrer_id: int
+    friend_id: int
+    first_order_no: str
+    points: int
+    coupon: CouponRead
