@@ -55,9 +55,11 @@ def test_an_unbound_user_binds_by_sms_code_and_sees_points_and_coupons(api_url: 
     assert "绑定会员" in chat.say("我有多少积分啊")  # guided to bind first
     phone, earned, code = _till_member()
     assert "手机号" in chat.say("我想绑定一下会员")
-    assert "验证码" in chat.say(f"手机号是{phone}")
+    sent = chat.say(f"手机号是{phone}", expect=2)
+    assert f"验证码已发送到 {phone[:3]}****{phone[-4:]}" in sent and "6 位数字验证码" in sent
     wrong = "000000" if _code_sent_to(api_url, phone) != "000000" else "111111"
-    assert "验证码" in chat.say(wrong)  # refused, asked again
+    refused = chat.say(wrong, expect=2)  # refused, asked again
+    assert "验证码不正确" in refused and "6 位数字验证码" in refused
     done = chat.say(_code_sent_to(api_url, phone))
     assert "绑定成功" in done and f"{earned} 积分" in done
     with session_scope() as session:  # this WeChat user is now the till member

@@ -121,7 +121,7 @@ def test_a_question_mid_form_is_answered_and_the_form_goes_on_then_cancel(api_ur
     chat = Chat(api_url)
     chat.say("我要报修")
     chat.say("RG-RH-800")
-    answer = chat.say("电池保修多久啊？")
+    answer = chat.say("电池保修多久啊？", expect=2)
     assert "6 个月" in answer and "故障" in answer  # answered, then asked again
     assert "已取消" in chat.say("算了不修了")
     with session_scope() as session:
