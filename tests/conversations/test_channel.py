@@ -11,6 +11,7 @@ import yaml
 from bot.stack import Stack
 from tests.api.conftest import make_sim, sent_to, texts
 from tests.api.test_wechat_conformance import post
+from tests.conversations.conftest import msg_id
 from tests.conversations.test_end_to_end import faq_answer
 from tests.servers import serve_api
 
@@ -35,7 +36,7 @@ def test_menu_click_goes_through_the_bot(api_url: str) -> None:
 
 def test_voice_recognition_is_understood(api_url: str) -> None:
     sim = make_sim(api_url)
-    voice = sim.push("voice", MediaId="v", Format="amr", Recognition="电池保修多久", MsgId=4001)
+    voice = sim.push("voice", MediaId="v", Format="amr", Recognition="电池保修多久", MsgId=msg_id())
     assert sim.open_reply(post(sim, voice)) == faq_answer("faq-017")
 
 
