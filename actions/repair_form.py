@@ -63,8 +63,14 @@ def _unrecognised(
     if _steps_aside(tracker):
         return {}
     if not _question(tracker):
-        dispatcher.utter_message(text=hint)
+        dispatcher.utter_message(text=hint, hint=True)
     return {slot: None}
+
+
+def _corrected_another(events: list[EventType], requested: str | None) -> bool:
+    """The answer changed a slot other than the one asked (a correction, 「号码写错了…」)."""
+    own = {requested, "requested_slot", "repair_choices", "repair_key"}
+    return any(e.get("name") not in own and e.get("value") is not None for e in events)
 
 
 class ValidateRepairForm(FormValidationAction):
@@ -100,6 +106,10 @@ class ValidateRepairForm(FormValidationAction):
         # rasa_sdk keeps only the form's own slots; the numbered choices must reach the tracker.
         choices = [e for e in extracted if e.get("name") == "repair_choices"]
         requested = tracker.get_slot("requested_slot")
+        if _corrected_another(validated, requested):  # then the form simply asks again
+            dispatcher.messages[:] = [m for m in dispatcher.messages if not m.get("hint")]
+        for message in dispatcher.messages:
+            message.pop("hint", None)  # our own marker, not part of Rasa's message format
         if requested and _question(tracker) and tracker.get_slot(requested) is None:
             await _answer(dispatcher, tracker, domain)
         return bookkeeping + choices + validated

@@ -96,7 +96,8 @@ def test_out_of_warranty_repair_by_serial_with_a_quote_approved_in_chat(api_url:
     assert "进过水" in chat.say("序列号是 RG-2301-004512")
     assert "手机号" in chat.say("都没有")
     assert "送修" in chat.say("13812345678")
-    assert "送修" in chat.say("号码写错了 应该是13812345679")  # corrected, then asked again
+    corrected = chat.say("号码写错了 应该是13812345679")  # corrected, then asked again
+    assert "送修" in corrected and "请回复「到店」或「寄修」" not in corrected
     summary = chat.say("寄修吧")
     ticket = _ticket(chat.sim.openid)
     assert ticket.number in summary and "不在免费保修范围" in summary and "检测费" in summary
