@@ -9,6 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.faq import product_fact
+from actions.tickets import rate_pending
 
 FALLBACK_ACTIONS = {"action_fallback"}
 
@@ -37,8 +38,13 @@ class ActionFallback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        fact = await asyncio.to_thread(product_fact, str(tracker.latest_message.get("text") or ""))
-        if fact:  # a product question the intent classifier did not recognise
+        text = str(tracker.latest_message.get("text") or "")
+        # A bare «4» the classifier could not place may answer a pending rating question.
+        rated = await asyncio.to_thread(rate_pending, tracker) if len(text) <= 8 else None
+        fact = None if rated else await asyncio.to_thread(product_fact, text)
+        if rated:
+            dispatcher.utter_message(text=rated)
+        elif fact:  # a product question the intent classifier did not recognise
             dispatcher.utter_message(response="utter_product_answer", answer=fact)
         elif previous_bot_action(tracker) in FALLBACK_ACTIONS:
             dispatcher.utter_message(response="utter_offer_human")

@@ -17,6 +17,7 @@ from crm.db import session_scope
 from crm.integration.service import purge_idempotency_records
 from crm.members.service import recompute_tier
 from crm.points.expiry import expire_due as expire_points
+from crm.tickets.flows import expire_quotes
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ class DailyReport:
     coupons_expired: int = 0
     birthday_coupons: int = 0
     tiers_changed: int = 0
+    quotes_expired: int = 0
     idempotency_records_purged: int = 0
     failed: list[str] = field(default_factory=list)
 
@@ -47,6 +49,7 @@ def run_daily(today: date) -> DailyReport:
         "coupons_expired": lambda s: coupons.expire_due(s, today),
         "birthday_coupons": lambda s: coupons.issue_birthday_coupons(s, today),
         "tiers_changed": lambda s: rerate_members(s, today),
+        "quotes_expired": lambda s: expire_quotes(s, today),
         "idempotency_records_purged": purge_idempotency_records,
     }
     for name, step in steps.items():

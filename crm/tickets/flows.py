@@ -4,11 +4,14 @@ completion asks for a rating; a low rating opens a supervisor follow-up (in serv
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlalchemy.orm import Session
 
 from crm.config import get_settings
 from crm.notifications.service import Notification, notify
 from crm.outbox.models import OutboxItem
+from crm.points import service as points
 from crm.tickets import lifecycle, service, states
 from crm.tickets.models import RepairTicket
 
@@ -24,11 +27,43 @@ RATING_MENU = (
 def change_state(
     session: Session, ticket: RepairTicket, target: str, actor: str, note: str | None = None
 ) -> RepairTicket:
-    """Transition the ticket and tell the customer (ticket completed → ask for a rating)."""
+    """Transition the ticket and tell the customer (ticket completed → ask for a rating;
+    repaired late → compensation points)."""
+    late = lifecycle.is_overdue(ticket)
     lifecycle.transition(session, ticket, target, actor, note)
+    if late and target in (states.READY_FOR_PICKUP, states.SHIPPED_BACK):
+        compensate_overdue(session, ticket)
     if states.STATES[target].notify:
         notify_customer(session, ticket)
     return ticket
+
+
+def compensate_overdue(session: Session, ticket: RepairTicket) -> int:
+    """Points for a repair finished after its due date (POL-TAT-006), once per ticket."""
+    rule = lifecycle.rules_of(session).get("POL-TAT-006", {})
+    amount = int(rule.get("overdue_compensation_points", 0))
+    if amount <= 0:
+        return 0
+    reason = f"维修超时补偿（维修单 {ticket.number}）"
+    points.adjust(session, ticket.customer_id, amount, reason, "system", f"overdue:{ticket.number}")
+    return amount
+
+
+def expire_quotes(session: Session, today: date) -> int:
+    """Quotes unanswered for longer than POL-FEE-006 allows count as declined: the tool goes
+    back unrepaired. How many tickets that was."""
+    days = int(lifecycle.rules_of(session).get("POL-FEE-006", {}).get("confirm_within_days", 7))
+    expired = 0
+    for ticket in service.list_tickets(session, state=states.AWAITING_APPROVAL, limit=10_000):
+        quoted = lifecycle.changed_on(session, ticket)
+        if (today - quoted).days > days:
+            back = (
+                states.SHIPPED_BACK if ticket.service_method != "到店" else states.READY_FOR_PICKUP
+            )
+            note = f"报价 {days} 天未确认，视为放弃维修，原样退回"
+            change_state(session, ticket, back, "system", note)
+            expired += 1
+    return expired
 
 
 def notify_customer(session: Session, ticket: RepairTicket) -> OutboxItem | None:

@@ -94,7 +94,7 @@ def transition(
         ticket.due_on = add_working_days(today(), _turnaround_days(rules_of(session), product))
     if current == states.AWAITING_APPROVAL and ticket.due_on is not None:
         waited = working_days_between(
-            _changed_on(session, ticket), today()
+            changed_on(session, ticket), today()
         )  # not counted (POL-TAT-005)
         ticket.due_on = add_working_days(ticket.due_on, waited)
     ticket.state = target
@@ -104,7 +104,8 @@ def transition(
     return ticket
 
 
-def _changed_on(session: Session, ticket: RepairTicket) -> date:
+def changed_on(session: Session, ticket: RepairTicket) -> date:
+    """The business day of the ticket's last recorded change."""
     last = session.scalar(
         select(func.max(TicketEvent.at)).where(TicketEvent.ticket_id == ticket.id)
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from crm.customers.models import Customer
+from crm.db import utcnow
 from crm.errors import Conflict, NotFound
 from crm.knowledge.models import Product, Store
 from crm.tickets import states, warranty
@@ -20,6 +22,7 @@ from crm.tickets.proof import ProofFound
 from crm.tickets.schemas import TicketCreate
 
 LOW_RATING = 3
+RATING_OPEN = timedelta(days=7)  # later, a bare «4» is no longer taken as the rating
 PHOTO_REASON = (
     "已收到您的凭证照片，维修中心收件时核对照片上的购买日期：在保修期内的免费维修，"
     "不在保修期内的按以下标准收费。"
@@ -194,7 +197,7 @@ def rate(session: Session, customer_id: int, score: int) -> RepairTicket | None:
         select(RepairTicket)
         .where(
             RepairTicket.customer_id == customer_id,
-            RepairTicket.rating_asked_at.is_not(None),
+            RepairTicket.rating_asked_at > utcnow() - RATING_OPEN,
             RepairTicket.rating.is_(None),
         )
         .order_by(RepairTicket.rating_asked_at.desc())

@@ -116,6 +116,11 @@ def test_out_of_warranty_repair_by_serial_with_a_quote_approved_in_chat(api_url:
     assert "已确认报价" in chat.say("同意维修")
     assert _ticket(chat.sim.openid).state == "repairing"
     assert _ticket(chat.sim.openid).quote_yuan == Decimal("97.00")
+    _staff(api_url, ticket.number, "transition", to="shipped_back")
+    _staff(api_url, ticket.number, "transition", to="completed")
+    assert "打分" in chat.notices(4)[-1]
+    assert "4 分" in chat.say("4")  # a bare number answers the rating question
+    assert _ticket(chat.sim.openid).rating == 4
 
 
 def test_a_question_mid_form_is_answered_and_the_form_goes_on_then_cancel(api_url: str) -> None:

@@ -8,7 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from crm.customers import service as customers
@@ -16,6 +16,7 @@ from crm.customers.models import Customer
 from crm.db import utcnow
 from crm.errors import Conflict, Forbidden, NotFound
 from crm.outbox.models import OutboxItem
+from crm.points import service as points
 from crm.purchases.models import Purchase
 from crm.tickets import flows, lifecycle, proof, service, states
 from crm.tickets.models import RepairTicket, TicketEvent, TicketFollowUp
@@ -183,3 +184,31 @@ def test_overdue_is_flagged_only_while_the_repair_centre_has_the_tool(db: Sessio
     assert lifecycle.is_overdue(ticket, late)
     assert not lifecycle.is_overdue(ticket, lifecycle.today())
     assert ticket in service.list_tickets(db, customer_id=customer.id, overdue=False)
+
+
+def test_a_repair_finished_late_is_compensated_with_points_once(db: Session) -> None:
+    customer = _member(db)
+    ticket = _open(db, customer, "RG-DR-12", proof.ProofFound("none", None, None))
+    _walk(db, ticket, states.ACCEPTED, states.DIAGNOSING, states.REPAIRING)
+    ticket.due_on = lifecycle.today() - timedelta(days=1)  # the repair centre ran late
+    _walk(db, ticket, states.READY_FOR_PICKUP)
+    assert points.balance(db, customer.id) == 200  # POL-TAT-006
+    assert flows.compensate_overdue(db, ticket) == 200  # asked again: the same credit
+    assert points.balance(db, customer.id) == 200
+
+
+def test_a_quote_unanswered_for_more_than_7_days_counts_as_declined(db: Session) -> None:
+    customer = _member(db)
+    ticket = _open(db, customer, "RG-AG-100", proof.ProofFound("none", None, None))
+    _walk(db, ticket, states.ACCEPTED, states.DIAGNOSING)
+    lifecycle.diagnose(db, ticket, "开关烧蚀", Decimal("65"), "staff:测试")
+    _walk(db, ticket, states.AWAITING_APPROVAL)
+    assert flows.expire_quotes(db, lifecycle.today()) == 0  # still within the 7 days
+    db.execute(
+        update(TicketEvent)
+        .where(TicketEvent.ticket_id == ticket.id)
+        .values(at=utcnow() - timedelta(days=8))
+    )
+    assert flows.expire_quotes(db, lifecycle.today()) == 1
+    assert ticket.state == states.READY_FOR_PICKUP  # handed in at a store: back to the store
+    assert flows.expire_quotes(db, lifecycle.today()) == 0
