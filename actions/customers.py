@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from crm.customers import service as customers
 from crm.customers.models import Customer
+from crm.db import session_scope
 
 
 def customer_of(session: Session, tracker: Tracker) -> Customer | None:
@@ -14,3 +15,10 @@ def customer_of(session: Session, tracker: Tracker) -> Customer | None:
     appid, _, openid = str(tracker.sender_id).partition(":")
     identity = customers.get_identity(session, appid, openid) if openid else None
     return identity.customer if identity is not None else None
+
+
+def phone_of(tracker: Tracker) -> str | None:
+    """The bound phone of the customer behind this conversation (own unit of work)."""
+    with session_scope() as session:
+        customer = customer_of(session, tracker)
+        return customer.phone if customer is not None else None

@@ -12,7 +12,8 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.customers import customer_of
+from actions.customers import customer_of, phone_of
+from actions.turns import confident_intent, text_of
 from crm.config import get_settings
 from crm.db import session_scope
 from crm.errors import DomainError
@@ -27,14 +28,9 @@ ALREADY = "already"
 LEAVING = {"stop", "request_human"}
 
 
-def _text(tracker: Tracker) -> str:
-    return str(tracker.latest_message.get("text") or "")
-
-
 def _leaving(tracker: Tracker) -> bool:
     """「算了」「转人工」: fill nothing, so the rules end the form."""
-    intent = tracker.latest_message.get("intent") or {}
-    return intent.get("name") in LEAVING and float(intent.get("confidence") or 0) >= 0.6
+    return confident_intent(tracker) in LEAVING
 
 
 def _summary(tracker: Tracker, which: str) -> str:
@@ -99,12 +95,6 @@ def _confirm(tracker: Tracker, phone: str, code: str) -> str | None:
         return None
 
 
-def _bound_phone(tracker: Tracker) -> str | None:
-    with session_scope() as session:
-        customer = customer_of(session, tracker)
-        return customer.phone if customer is not None else None
-
-
 class ValidateBindForm(FormValidationAction):
     """`validate_bind_form`: a phone number gets a code by SMS; the code binds the member."""
 
@@ -116,14 +106,14 @@ class ValidateBindForm(FormValidationAction):
     ) -> dict[str, Any]:
         asked = tracker.get_slot("requested_slot") == "bind_phone"
         if tracker.get_slot("requested_slot") is None and not tracker.get_slot("bind_phone"):
-            bound = await asyncio.to_thread(_bound_phone, tracker)
+            bound = await asyncio.to_thread(phone_of, tracker)
             if bound:  # nothing to do: say so and finish
                 dispatcher.utter_message(
                     text=f"您的微信已绑定会员（手机号 {masked(bound)}）。回复「我的积分」查看积分"
                     "和等级；需要换绑请回复「转人工」。"
                 )
                 return {"bind_phone": ALREADY, "bind_code": ALREADY}
-        phone = intake.phone_in(_text(tracker))
+        phone = intake.phone_in(text_of(tracker))
         if phone and phone != tracker.get_slot("bind_phone"):
             problem = await asyncio.to_thread(_send_code, tracker, phone)
             if problem:
@@ -142,7 +132,7 @@ class ValidateBindForm(FormValidationAction):
         phone = tracker.get_slot("bind_phone")
         if tracker.get_slot("requested_slot") != "bind_code" or not phone or phone == ALREADY:
             return {}
-        match = CODE.search(_text(tracker))
+        match = CODE.search(text_of(tracker))
         if not match and _leaving(tracker):
             return {}
         if not match:

@@ -12,10 +12,11 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.customers import customer_of
+from actions.customers import customer_of, phone_of
 from actions.faq import ActionAnswerFaq
 from actions.stores import location_of
 from actions.tickets import ActionTrackRepair
+from actions.turns import confident_intent, text_of
 from crm.db import session_scope
 from crm.errors import DomainError
 from crm.knowledge.nearby import nearest_store
@@ -26,33 +27,28 @@ STEP_ASIDE = {"request_human", "stop", "decline_quote"}
 # Questions the form answers itself before asking its question again.
 QUESTIONS = {"faq", "track_repair"}
 QUESTION_WORDS = ("吗", "?", "？", "呢", "多久", "多少", "怎么", "能不能", "是不是", "哪里")
-CONFIDENT = 0.6
 NO_PROOF_WORDS = ("没有", "没", "找不到", "丢了")
-
-
-def _text(tracker: Tracker) -> str:
-    return str(tracker.latest_message.get("text") or "")
-
-
-def _intent(tracker: Tracker) -> str:
-    intent = tracker.latest_message.get("intent") or {}
-    if float(intent.get("confidence") or 0) < CONFIDENT:
-        return ""
-    return str(intent.get("name") or "")
 
 
 def _asked(tracker: Tracker, slot: str) -> bool:
     return bool(tracker.get_slot("requested_slot") == slot)
 
 
+def _picked(tracker: Tracker) -> str | None:
+    """The listed choice the customer picked by number (「1」「第二个」), if any."""
+    choices = list(tracker.get_slot("repair_choices") or [])
+    index = intake.picked_index(text_of(tracker))
+    return choices[index] if index is not None and index < len(choices) else None
+
+
 def _steps_aside(tracker: Tracker) -> bool:
-    return _intent(tracker) in STEP_ASIDE
+    return confident_intent(tracker) in STEP_ASIDE
 
 
 def _question(tracker: Tracker) -> bool:
     """A question about something else (answered, then the form asks again)."""
-    text = _text(tracker)
-    return _intent(tracker) in QUESTIONS and any(word in text for word in QUESTION_WORDS)
+    text = text_of(tracker)
+    return confident_intent(tracker) in QUESTIONS and any(word in text for word in QUESTION_WORDS)
 
 
 def _unrecognised(
@@ -121,7 +117,7 @@ class ValidateRepairForm(FormValidationAction):
             # One key per form: the same form submitted twice opens one ticket.
             started = tracker.latest_message.get("message_id") or len(tracker.events)
             events.append(SlotSet("repair_key", f"{tracker.sender_id}:{started}"))
-        if intake.is_battery_hazard(_text(tracker)) and not tracker.get_slot("repair_priority"):
+        if intake.is_battery_hazard(text_of(tracker)) and not tracker.get_slot("repair_priority"):
             dispatcher.utter_message(response="utter_battery_safety")
             events.append(SlotSet("repair_priority", True))
         return events
@@ -132,11 +128,9 @@ class ValidateRepairForm(FormValidationAction):
         return await asyncio.to_thread(self._product, dispatcher, tracker)
 
     def _product(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
-        text, asked = _text(tracker), _asked(tracker, "repair_product")
-        choices = list(tracker.get_slot("repair_choices") or [])
-        index = intake.picked_index(text) if asked else None
-        if index is not None and index < len(choices):
-            return {"repair_product": choices[index], "repair_choices": None}
+        text, asked = text_of(tracker), _asked(tracker, "repair_product")
+        if asked and (choice := _picked(tracker)):
+            return {"repair_product": choice, "repair_choices": None}
         with session_scope() as session:
             if not asked and tracker.get_slot("repair_product"):
                 named = intake.named_by_code(session, text)  # a correction names the model
@@ -167,9 +161,9 @@ class ValidateRepairForm(FormValidationAction):
         return await asyncio.to_thread(self._proof, dispatcher, tracker)
 
     def _proof(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
-        text, asked = _text(tracker), _asked(tracker, "repair_proof")
+        text, asked = text_of(tracker), _asked(tracker, "repair_proof")
         sku = str(tracker.get_slot("repair_product"))
-        if _intent(tracker) == "send_image":  # an invoice or nameplate photo
+        if confident_intent(tracker) == "send_image":  # an invoice or nameplate photo
             return (
                 {"repair_proof": "photo"} if asked or not tracker.get_slot("repair_proof") else {}
             )
@@ -198,14 +192,14 @@ class ValidateRepairForm(FormValidationAction):
     async def extract_repair_phone(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        phone = intake.phone_in(_text(tracker))
+        phone = intake.phone_in(text_of(tracker))
         if phone and phone != tracker.get_slot("repair_phone"):
             return {"repair_phone": phone}
         if _asked(tracker, "repair_phone"):
             hint = "手机号好像不对，请发 11 位手机号。"
             return _unrecognised(dispatcher, tracker, "repair_phone", hint)
         if not tracker.get_slot("repair_phone"):
-            known = await asyncio.to_thread(_known_phone, tracker)
+            known = await asyncio.to_thread(phone_of, tracker)
             return {"repair_phone": known} if known else {}
         return {}
 
@@ -214,7 +208,7 @@ class ValidateRepairForm(FormValidationAction):
     ) -> dict[str, Any]:
         if not tracker.get_slot("repair_product"):
             return {}
-        method = intake.method_in(_text(tracker))
+        method = intake.method_in(text_of(tracker))
         asked = _asked(tracker, "repair_method")
         if method == "上门取件" and await asyncio.to_thread(_tier, tracker) != "钻石":
             dispatcher.utter_message(
@@ -235,11 +229,9 @@ class ValidateRepairForm(FormValidationAction):
         return await asyncio.to_thread(self._store, dispatcher, tracker)
 
     def _store(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
-        text, asked = _text(tracker), _asked(tracker, "repair_store")
-        choices = list(tracker.get_slot("repair_choices") or [])
-        index = intake.picked_index(text) if asked else None
-        if index is not None and index < len(choices):
-            return {"repair_store": choices[index], "repair_choices": None}
+        text, asked = text_of(tracker), _asked(tracker, "repair_store")
+        if asked and (choice := _picked(tracker)):
+            return {"repair_store": choice, "repair_choices": None}
         with session_scope() as session:
             where = location_of(tracker)
             if where is not None:  # a location message: the nearest store
@@ -293,7 +285,7 @@ class ValidateRepairForm(FormValidationAction):
 
 async def _answer(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> None:
     """Answer the customer's question as outside the form (FAQ, product fact, my repairs)."""
-    if _intent(tracker) == "track_repair":
+    if confident_intent(tracker) == "track_repair":
         await ActionTrackRepair().run(dispatcher, tracker, domain)
     else:
         await ActionAnswerFaq().run(dispatcher, tracker, domain)
@@ -311,12 +303,6 @@ def _typed_proof(
         phone = tracker.get_slot("repair_phone")
         return proof.from_order_no(session, customer, sku, order.group(1), phone)
     return None
-
-
-def _known_phone(tracker: Tracker) -> str | None:
-    with session_scope() as session:
-        customer = customer_of(session, tracker)
-        return customer.phone if customer is not None else None
 
 
 def _tier(tracker: Tracker) -> str:
