@@ -11,7 +11,7 @@ export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help install train run chat test lint validate migrate kb seed lock clean eval bench menu
+.PHONY: help install train run chat test browser lint validate migrate kb seed lock clean eval bench menu
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -64,7 +64,10 @@ chat: $(VENV)/.installed  ## terminal chat as a WeChat user (signed, safe mode) 
 	@$(PY) -m bot.simulator $(ARGS)
 
 # --- checks -----------------------------------------------------------------------------
-test: install train  ## all tests (PostgreSQL and Redis on 127.0.0.1, real Rasa model)
+browser:  ## Debian's Chromium for the browser tests (apt-get; nothing is downloaded by Playwright)
+	@scripts/install-browser.sh
+
+test: install train browser  ## all tests (PostgreSQL and Redis on 127.0.0.1, real Rasa model, Chromium)
 	@$(PY) -m pytest $(ARGS)
 
 lint: $(VENV)/.installed  ## ruff format --check, ruff check, mypy

@@ -1,4 +1,4 @@
-"""Not understood or out of scope: say so politely; the second time in a row, offer a human."""
+"""Not understood or out of scope: say so politely; the second time in a row, a human takes over."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import asyncio
 from typing import Any
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.faq import product_fact
-from actions.tickets import rate_pending
+from actions.handoff import hand_over
+from actions.tickets import rate_pending, say_rating
 
 FALLBACK_ACTIONS = {"action_fallback"}
 
@@ -37,17 +39,17 @@ class ActionFallback(Action):
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
-    ) -> list[dict[str, Any]]:
+    ) -> list[EventType]:
         text = str(tracker.latest_message.get("text") or "")
         # A bare «4» the classifier could not place may answer a pending rating question.
-        rated = await asyncio.to_thread(rate_pending, tracker) if len(text) <= 8 else None
-        fact = None if rated else await asyncio.to_thread(product_fact, text)
-        if rated:
-            dispatcher.utter_message(text=rated)
-        elif fact:  # a product question the intent classifier did not recognise
+        rating = await asyncio.to_thread(rate_pending, tracker) if len(text) <= 8 else None
+        if rating is not None:
+            return say_rating(dispatcher, rating)
+        fact = await asyncio.to_thread(product_fact, text)
+        if fact:  # a product question the intent classifier did not recognise
             dispatcher.utter_message(response="utter_product_answer", answer=fact)
         elif previous_bot_action(tracker) in FALLBACK_ACTIONS:
-            dispatcher.utter_message(response="utter_offer_human")
+            return hand_over(dispatcher, "fallback")
         elif tracker.latest_message.get("intent", {}).get("name") == "out_of_scope":
             dispatcher.utter_message(response="utter_out_of_scope")
         else:

@@ -13,7 +13,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.tickets import rate_pending
+from actions.tickets import rate_pending, say_rating
 from crm.db import session_scope
 from crm.errors import DomainError
 from crm.knowledge.answering import rank_question
@@ -120,10 +120,10 @@ class ActionPickFaq(Action):
         faq_id = picked(text, choices, questions) if choices else None
         if faq_id is None:
             # A bare «5» may answer the rating question of a completed repair.
-            rated = None if choices else await asyncio.to_thread(rate_pending, tracker)
-            dispatcher.utter_message(text=rated) if rated else dispatcher.utter_message(
-                response="utter_default"
-            )
+            rating = None if choices else await asyncio.to_thread(rate_pending, tracker)
+            if rating is not None:
+                return say_rating(dispatcher, rating)
+            dispatcher.utter_message(response="utter_default")
             return []
         dispatcher.utter_message(
             response="utter_faq_answer", answer=await asyncio.to_thread(_answer, faq_id)

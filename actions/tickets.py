@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from dataclasses import dataclass
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
@@ -14,6 +15,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
 from actions.customers import customer_of
+from actions.handoff import hand_over
 from crm.conversations import service as conversations
 from crm.customers.models import Customer
 from crm.db import session_scope
@@ -226,8 +228,16 @@ def score_in(text: str) -> int | None:
     return None
 
 
-def rate_pending(tracker: Tracker) -> str | None:
-    """Record a rating if one is pending for this customer; the thank-you text, else None."""
+@dataclass(frozen=True)
+class Rating:
+    """A recorded rating: the thank-you text; a low one goes on to a human."""
+
+    text: str
+    low: bool
+
+
+def rate_pending(tracker: Tracker) -> Rating | None:
+    """Record a rating if one is pending for this customer, else None."""
     score = score_in(str(tracker.latest_message.get("text") or ""))
     if score is None:
         return None
@@ -239,8 +249,14 @@ def rate_pending(tracker: Tracker) -> str | None:
         if ticket is None:
             return None
         if score <= service.LOW_RATING:
-            return f"收到您的 {score} 分评价，很抱歉这次没让您满意。主管会尽快联系您了解情况。"
-        return f"收到您的 {score} 分评价，谢谢您的支持！"
+            return Rating(f"收到您的 {score} 分评价，很抱歉这次没让您满意。", low=True)
+        return Rating(f"收到您的 {score} 分评价，谢谢您的支持！", low=False)
+
+
+def say_rating(dispatcher: CollectingDispatcher, rating: Rating) -> list[EventType]:
+    """Thank the customer; after a low rating, a human takes over to hear what went wrong."""
+    dispatcher.utter_message(text=rating.text)
+    return hand_over(dispatcher, "low_rating") if rating.low else []
 
 
 class ActionRateService(Action):
@@ -252,8 +268,8 @@ class ActionRateService(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        text = await asyncio.to_thread(rate_pending, tracker)
-        dispatcher.utter_message(
-            text=text or "谢谢您的评价！目前没有待评价的维修单；有其他问题随时问我。"
-        )
+        rating = await asyncio.to_thread(rate_pending, tracker)
+        if rating is not None:
+            return say_rating(dispatcher, rating)
+        dispatcher.utter_message(text="谢谢您的评价！目前没有待评价的维修单；有其他问题随时问我。")
         return []

@@ -14,7 +14,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api import health, integration, mp, wechat
+from api.backoffice import handoffs as backoffice_handoffs
 from api.backoffice import tickets as backoffice_tickets
+from api.backoffice import web as backoffice_web
 from api.deps import AppContext, Channel
 from bot.delivery import DeliveryWorker
 from bot.normalize import normalize
@@ -25,7 +27,7 @@ from bot.wechat import WeChatCodec
 from bot.wechat_api import WeChatAPI
 from crm.config import Settings, get_settings
 from crm.errors import DomainError
-from crm.jobs.scheduler import run_forever
+from crm.jobs.scheduler import run_forever, sweep_handoffs_forever
 from crm.kv import get_store
 
 
@@ -108,13 +110,18 @@ def create_app(settings: Settings | None = None, sandbox: SandboxState | None = 
                 else None
             )
             jobs = (
-                asyncio.create_task(run_forever(get_store())) if settings.scheduled_jobs else None
+                [
+                    asyncio.create_task(run_forever(get_store())),
+                    asyncio.create_task(sweep_handoffs_forever()),
+                ]
+                if settings.scheduled_jobs
+                else []
             )
             yield
-            if jobs is not None:
-                jobs.cancel()
+            for job in jobs:
+                job.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await jobs
+                    await job
             await context.oa.runtime.drain()
             await context.mp.runtime.drain()
             if worker is not None:
@@ -128,7 +135,9 @@ def create_app(settings: Settings | None = None, sandbox: SandboxState | None = 
     app.include_router(health.router)
     app.include_router(mp.router)
     app.include_router(integration.router)
+    backoffice_web.install(app)
     app.include_router(backoffice_tickets.router)
+    app.include_router(backoffice_handoffs.router)
     if settings.sandbox_enabled:
         app.mount("/sandbox", create_sandbox(settings, sandbox))
 

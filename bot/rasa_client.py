@@ -17,6 +17,8 @@ class BotTurn:
     """What Rasa said in one turn."""
 
     texts: list[str] = field(default_factory=list)
+    # Set when an action asked for a human (`json_message={"handoff": reason}`).
+    handoff: str | None = None
 
 
 class RasaClient:
@@ -37,11 +39,26 @@ class RasaClient:
             items = response.json()
         except (httpx.HTTPError, ValueError) as exc:
             raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        turn = BotTurn()
+        texts: list[str] = []
+        handoff = None
         for item in items if isinstance(items, list) else []:
             if item.get("text"):
-                turn.texts.append(str(item["text"]))
-        return turn
+                texts.append(str(item["text"]))
+            custom = item.get("custom")
+            if isinstance(custom, dict) and custom.get("handoff"):
+                handoff = str(custom["handoff"])
+        return BotTurn(texts, handoff)
+
+    async def resume(self, sender: str) -> None:
+        """Un-pause the sender's conversation after a human handoff (resume, then listen)."""
+        events = [{"event": "resume"}, {"event": "action", "name": "action_listen"}]
+        try:
+            response = await self.http.post(
+                f"{self.base_url}/conversations/{sender}/tracker/events", json=events, timeout=10
+            )
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            raise RasaUnavailable(f"resume failed: {type(exc).__name__}: {exc}") from exc
 
     async def ready(self) -> bool:
         """True when the server is up with a model loaded."""

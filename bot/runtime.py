@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from bot import replies
+from bot import replies, routing
 from bot.normalize import normalize
 from bot.plans import Plan, apply_effects, plan_for
 from bot.rasa_client import BotTurn, RasaClient, RasaUnavailable
@@ -20,6 +20,7 @@ from crm.conversations.schemas import InboundMessage
 from crm.customers import service as customers
 from crm.customers.models import WechatIdentity
 from crm.db import session_scope
+from crm.handoff import events
 from crm.kv import KeyValueStore
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,8 @@ class Stored:
     plan: Plan
     identity_id: int
     needs_unionid: bool
+    # A handoff ended since the bot last spoke: Rasa's tracker must be resumed first.
+    resume: bool = False
 
 
 class ChannelRuntime:
@@ -98,10 +101,10 @@ class ChannelRuntime:
         remaining = max(0.0, self.budget - REPLY_RESERVE - (time.monotonic() - started))
         if not self.passive_replies:
             remaining = 0.0
-        return await self._converse(push, stored, stored.plan, remaining)
+        return await self._converse(push, stored, remaining)
 
-    async def _converse(self, push: Push, stored: Stored, plan: Plan, budget: float) -> str | None:
-        task = asyncio.create_task(self._ask_in_order(push.openid, plan))
+    async def _converse(self, push: Push, stored: Stored, budget: float) -> str | None:
+        task = asyncio.create_task(self._ask_in_order(push.openid, stored.plan, stored.resume))
         try:
             texts = await asyncio.wait_for(asyncio.shield(task), budget)
         except TimeoutError:
@@ -112,24 +115,37 @@ class ChannelRuntime:
             return None
         return await self._deliver(stored, texts, passive_allowed=True)
 
-    async def _ask_in_order(self, openid: str, plan: Plan) -> list[str]:
+    async def _ask_in_order(self, openid: str, plan: Plan, resume: bool = False) -> list[str]:
         """Ask Rasa; one user's messages go one at a time, in arrival order."""
         # Rasa reads a leading «/» as an intent: only the bot itself may send those.
         text = f"/{plan.intent}" if plan.intent else normalize(plan.ask or "").lstrip("/")
         lock = self._locks.get(openid)
         if lock is None:
             lock = self._locks[openid] = asyncio.Lock()
+        sender = f"{self.appid}:{openid}"
         async with lock:
             try:
+                if resume:
+                    await self.rasa.resume(sender)
+                    await asyncio.to_thread(self._in_session, routing.resumed, openid)
                 turn = await self.rasa.send(
-                    f"{self.appid}:{openid}",
-                    text,
-                    {"appid": self.appid, "channel": self.channel, "openid": openid},
+                    sender, text, {"appid": self.appid, "channel": self.channel, "openid": openid}
                 )
             except RasaUnavailable as exc:
                 log.error("Rasa unavailable: %s", exc)
                 return [plan.unavailable or replies.BUSY]
-        return _texts(turn)
+            texts = _texts(turn)
+            # An action asked for a human, or failed (a customer's words got no answer at all).
+            reason = turn.handoff or ("action_failed" if plan.ask and not texts else None)
+            if reason:
+                said = await asyncio.to_thread(self._in_session, routing.open_for, openid, reason)
+                texts.append(said)
+                events.publish("queued", appid=self.appid, openid=openid)
+        return texts
+
+    def _in_session(self, step: Callable[..., Any], openid: str, *args: Any) -> Any:
+        with session_scope() as session:
+            return step(session, self.appid, openid, *args)
 
     async def _show_typing(self, openid: str) -> None:
         """Let the user see 'typing…' while the late answer is prepared (best effort)."""
@@ -191,18 +207,26 @@ class ChannelRuntime:
         try:
             with session_scope() as session:
                 message = conversations.record_inbound(session, inbound)
-                identity = session.get(WechatIdentity, message.conversation.identity_id)
+                conversation = message.conversation
+                identity = session.get(WechatIdentity, conversation.identity_id)
                 assert identity is not None
                 apply_effects(session, identity, push)
-                return Stored(
+                plan, event = routing.route(session, conversation, push, plan_for(session, push))
+                stored = Stored(
                     message.id,
-                    plan_for(session, push),
+                    plan,
                     identity.id,
                     identity.unionid is None and identity.subscribed is not False,
+                    resume=conversation.bot_paused and conversation.state == "bot",
                 )
         except conversations.DuplicateDelivery:
             log.info("push %s already stored", push.dedup_key)
             return None
+        if event:  # after the commit: the back office reads what it is told about
+            events.publish(
+                event, appid=self.appid, openid=push.openid, message_id=stored.message_id
+            )
+        return stored
 
     def _store_replies(self, message_id: int, texts: list[str], passive: bool) -> None:
         with session_scope() as session:

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     coupon_issued_template_id: str = "coupon-issued-dev"
     coupon_issued_subscribe_template_id: str = "coupon-issued-subscribe-dev"
 
+    # An agent's reply outside the 48-hour window goes out as a service notice, likewise.
+    service_notice_template_id: str = "service-notice-dev"
+    service_notice_subscribe_template_id: str = "service-notice-subscribe-dev"
+
     # Seconds the callback waits for Rasa before answering `success` and replying later.
     reply_budget_seconds: float = Field(default=4.0, gt=0, lt=5)
     dedup_ttl_seconds: int = 600
@@ -62,6 +66,14 @@ class Settings(BaseSettings):
     # Who delivers SMS verification codes (member binding). Only "log" exists so far: it logs the
     # text and hands it to the sandbox; a real provider is to be added before production.
     sms_provider: Literal["log"] = "log"
+    # Human handoff: the hours agents answer live (China time), how long a customer waits in the
+    # queue before being offered to leave a message, and how long a silent conversation stays
+    # with a human before it goes back to the bot.
+    handoff_hours: str = Field(default="08:30-21:00", pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")
+    handoff_queue_timeout_minutes: int = Field(default=10, gt=0)
+    handoff_idle_minutes: int = Field(default=30, gt=0)
+    # Back-office login: minutes a staff session lives without a request (each request extends it).
+    staff_session_minutes: int = Field(default=480, gt=0)
     # Run the outbox delivery worker inside the api process (the embedded default).
     delivery_worker: bool = True
     # Run the daily jobs (points and coupon expiry, birthday coupons, tier re-rating) inside the

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import CursorResult, DateTime, Engine, MetaData, Result, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -23,9 +24,18 @@ NAMING_CONVENTION = {
 }
 
 
+# China time: business days, opening hours and birthday months are counted in it.
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
 def utcnow() -> datetime:
     """Timezone-aware now, the only clock the models use."""
     return datetime.now(UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """`moment` as an aware UTC datetime (SQLite hands back naive UTC values)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 class Base(DeclarativeBase):

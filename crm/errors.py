@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 
@@ -77,6 +78,16 @@ class TooManyRequests(DomainError):
     """Slow down."""
 
     status_code = 429
+
+
+class Locked(DomainError):
+    """The account is locked for a while (too many failed logins); `until` says how long."""
+
+    status_code = 423
+
+    def __init__(self, detail: str, until: datetime) -> None:
+        super().__init__(detail)
+        self.until = until
 
 
 class UpstreamUnavailable(DomainError):

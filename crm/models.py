@@ -4,11 +4,13 @@ from crm.conversations.models import Conversation, Message
 from crm.coupons.models import Coupon
 from crm.customers.models import Customer, SubscriptionCredit, WechatIdentity
 from crm.db import Base
+from crm.handoff.models import Handoff
 from crm.integration.models import IdempotencyRecord, IntegrationClient
 from crm.knowledge.models import Faq, Product, Rule, Store
 from crm.outbox.models import OutboxItem
 from crm.points.models import PointsAccount, PointsEntry
 from crm.purchases.models import Purchase
+from crm.staff.models import StaffSession, StaffUser
 from crm.tickets.models import RepairTicket, TicketEvent, TicketFollowUp
 
 __all__ = [
@@ -17,6 +19,7 @@ __all__ = [
     "Coupon",
     "Customer",
     "Faq",
+    "Handoff",
     "IdempotencyRecord",
     "IntegrationClient",
     "Message",
@@ -27,6 +30,8 @@ __all__ = [
     "Purchase",
     "RepairTicket",
     "Rule",
+    "StaffSession",
+    "StaffUser",
     "Store",
     "SubscriptionCredit",
     "TicketEvent",

@@ -13,6 +13,9 @@ os.environ["DATABASE_URL"] = TEST_DATABASE_URL
 os.environ["REDIS_URL"] = TEST_REDIS_URL
 os.environ["APP_ENV"] = "test"
 os.environ["SCHEDULED_JOBS"] = "false"  # tests run the daily jobs themselves
+# Agents answer round the clock, so a run at night behaves as one by day (tests of the
+# after-hours path pass their own time).
+os.environ["HANDOFF_HOURS"] = "00:00-24:00"
 os.environ.pop("WECHAT_API_BASE", None)
 
 from collections.abc import Iterator  # noqa: E402

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, String, Text
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.db import Base, TimestampMixin, utcnow
@@ -19,8 +19,10 @@ class Conversation(TimestampMixin, Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     identity_id: Mapped[int] = mapped_column(ForeignKey("wechat_identities.id"), unique=True)
     channel: Mapped[str] = mapped_column(String(8))  # "oa" | "mp"
-    # Who answers: "bot" now; "queued"/"assigned" once human handoff exists.
+    # Who answers: "bot", or a human ("queued" for one, "assigned" to one; see crm/handoff).
     state: Mapped[str] = mapped_column(String(16), default="bot")
+    # Rasa's tracker may be paused by a handoff: resume it before the bot's next turn.
+    bot_paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     last_message_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     messages: Mapped[list[Message]] = relationship(
         back_populates="conversation", order_by="Message.id"
@@ -51,4 +53,6 @@ class Message(TimestampMixin, Base):
     status: Mapped[str | None] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
     reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))
+    # Outbound from a human agent (None: the bot).
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     conversation: Mapped[Conversation] = relationship(back_populates="messages")

@@ -122,3 +122,22 @@ def latest_inbound(session: Session, customer_id: int, msg_type: str) -> Message
         .order_by(Message.id.desc())
         .limit(1)
     ).first()
+
+
+def latest_in_conversation(session: Session, conversation_id: int) -> Message | None:
+    """The conversation's most recent inbound message (what an agent's reply answers)."""
+    return session.scalars(
+        select(Message)
+        .where(Message.conversation_id == conversation_id, Message.direction == "in")
+        .order_by(Message.id.desc())
+        .limit(1)
+    ).first()
+
+
+def conversation_of(session: Session, appid: str, openid: str) -> Conversation | None:
+    """The conversation of a WeChat user, if they ever wrote."""
+    return session.scalars(
+        select(Conversation)
+        .join(WechatIdentity, Conversation.identity_id == WechatIdentity.id)
+        .where(WechatIdentity.appid == appid, WechatIdentity.openid == openid)
+    ).one_or_none()

@@ -10,15 +10,13 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, extract, func, or_, select
 from sqlalchemy.orm import Session
 
 from crm.customers.models import Customer
+from crm.db import SHANGHAI
 from crm.purchases.models import Purchase
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass(frozen=True)

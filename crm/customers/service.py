@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from crm.conversations.models import Conversation
 from crm.customers.models import Customer, SubscriptionCredit, WechatIdentity
 from crm.customers.schemas import normalize_mobile
-from crm.db import rowcount, utcnow
+from crm.db import as_utc, rowcount, utcnow
 from crm.errors import Conflict, InvalidInput
 from crm.purchases.models import Purchase
 
@@ -74,12 +74,16 @@ def touch_interaction(identity: WechatIdentity) -> None:
 
 def in_service_window(identity: WechatIdentity, hours: int = 48) -> bool:
     """True while customer-service messages may be sent (48 h after the last interaction)."""
+    closes = service_window_closes(identity, hours)
+    return closes is not None and utcnow() < closes
+
+
+def service_window_closes(identity: WechatIdentity, hours: int = 48) -> datetime | None:
+    """When the customer-service window closes (None: it is not open and will not be)."""
     last = identity.last_interaction_at
     if last is None or identity.subscribed is False:
-        return False
-    if last.tzinfo is None:  # SQLite returns naive datetimes
-        last = last.replace(tzinfo=UTC)
-    return utcnow() - last < timedelta(hours=hours)
+        return None
+    return as_utc(last) + timedelta(hours=hours)
 
 
 def follow(identity: WechatIdentity, scene: str | None) -> None:

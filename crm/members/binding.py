@@ -17,7 +17,7 @@ from crm.coupons.models import Coupon
 from crm.customers.models import Customer, WechatIdentity
 from crm.customers.schemas import normalize_mobile
 from crm.customers.service import bind_phone
-from crm.db import utcnow
+from crm.db import SHANGHAI, utcnow
 from crm.errors import (
     Conflict,
     DomainError,
@@ -32,7 +32,6 @@ from crm.members import codes
 from crm.members.errors import InvalidCode
 from crm.members.sms import LogSmsSender, SmsSender, get_sms_sender
 from crm.points.models import PointsEntry
-from crm.points.rules import SHANGHAI
 from crm.purchases.models import Purchase
 from crm.tickets.models import RepairTicket
 

@@ -6,14 +6,13 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from crm.db import SHANGHAI
 from crm.errors import KnowledgeBaseError
 from crm.knowledge.rules import number_in, rule
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 EARNING = "PTS-EARN-001"
 BIRTHDAY = "MEM-BDAY-001"
 REDEMPTION = "PTS-USE-001"

@@ -16,6 +16,7 @@ from crm.errors import DomainError, InvalidImport
 from crm.integration.service import DEMO_CLIENT_KEY, DEMO_CLIENT_NAME, ensure_demo_client
 from crm.purchases.demo import seed_demo
 from crm.purchases.service import check_purchases, import_purchases
+from crm.staff.demo import DEMO_STAFF_PASSWORD, DEMO_USERNAMES, seed_demo_staff
 
 
 class UnreadableFile(Exception):
@@ -97,7 +98,7 @@ def import_file(path: Path, dry_run: bool) -> int:
 
 
 def seed() -> int:
-    """Create the demo members, purchases and integration client (refused in production)."""
+    """Create the demo members, purchases, integration client and staff (not in production)."""
     if get_settings().app_env == "production":
         print("purchases: seed-demo is refused when APP_ENV=production", file=sys.stderr)
         return 1
@@ -105,6 +106,7 @@ def seed() -> int:
         with session_scope() as session:
             summary = seed_demo(session)
             client_created = ensure_demo_client(session)
+            staff_created = seed_demo_staff(session)
     except DomainError as exc:
         print(f"purchases: seed-demo: {exc.detail}", file=sys.stderr)
         return 1
@@ -118,6 +120,12 @@ def seed() -> int:
     print(
         f"purchases: demo integration client {DEMO_CLIENT_NAME} {state}, development key "
         f"{DEMO_CLIENT_KEY} (refused in production)",
+        flush=True,
+    )
+    print(
+        f"purchases: demo back-office logins ({staff_created} created): "
+        f"{', '.join(DEMO_USERNAMES)}, "
+        f"password {DEMO_STAFF_PASSWORD} (refused in production)",
         flush=True,
     )
     return 0

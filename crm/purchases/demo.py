@@ -11,10 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crm.customers.models import Customer
+from crm.db import SHANGHAI
 from crm.errors import NotFound
 from crm.knowledge.models import Product, Store
 from crm.purchases.models import Purchase
-from crm.purchases.schemas import SHANGHAI
 from crm.purchases.service import import_purchases
 
 SEED = 20250101

@@ -5,15 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from crm.customers.schemas import normalize_mobile
-from crm.db import utcnow
+from crm.db import SHANGHAI, utcnow
 
 # POS and mall exports write local time without an offset; the stores are all in China.
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 # A till clock a little ahead of ours is not an order from the future.
 CLOCK_SKEW = timedelta(minutes=5)
 

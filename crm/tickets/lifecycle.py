@@ -7,19 +7,16 @@ import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from crm.db import utcnow
+from crm.db import SHANGHAI, utcnow
 from crm.errors import NotFound
 from crm.knowledge.models import Product, Rule, Store
 from crm.tickets import states
 from crm.tickets.calendar import add_working_days, working_days_between
 from crm.tickets.models import RepairTicket, TicketEvent
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def today() -> date:

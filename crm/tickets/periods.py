@@ -6,9 +6,9 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from crm.db import SHANGHAI
+
 SERIAL = "POL-WAR-012"
 
 

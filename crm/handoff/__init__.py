@@ -1,0 +1,1 @@
+"""Human handoff: the queue of conversations a person answers instead of the bot."""

@@ -1,0 +1,1 @@
+"""Back-office staff: agents, supervisors and admins, their logins and sessions."""
