@@ -1,7 +1,4 @@
-"""The back office's WeChat simulator: chat as a customer through the real OA callback protocol.
-
-Only where outbound WeChat calls go to the local sandbox: it must never reach real WeChat users.
-"""
+"""The back office's WeChat simulator: chat as a customer through the real OA callback protocol."""
 
 from __future__ import annotations
 
@@ -45,6 +42,7 @@ MEDIA_LABELS = {
 
 def sandboxed(request: Request) -> AppContext:
     """The app's context; 404 unless this app talks to the local WeChat sandbox."""
+    # What the simulator sends must never reach a real WeChat user.
     context = get_context(request)
     if not context.settings.sandbox_enabled:
         raise NotFound("模拟器只在使用本地微信沙箱时可用（未设置 WECHAT_API_BASE）")
@@ -172,7 +170,7 @@ def listing(records: list[dict[str, Any]], last: int) -> dict[str, Any]:
 
 @router.get("", response_class=HTMLResponse)
 async def page(
-    request: Request, context: Sandboxed, staff: StaffPage, openid: str = ""
+    request: Request, _context: Sandboxed, staff: StaffPage, openid: str = ""
 ) -> HTMLResponse:
     """The phone: chat as a simulated customer, a new one unless `openid` names one."""
     chosen = openid if re.fullmatch(OPENID, openid) else new_openid()
@@ -210,8 +208,9 @@ async def messages(
     after: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """What the sandbox received for `openid` after sequence number `after` (the page polls)."""
-    recorded = list(mounted_sandbox(request).messages)
-    if after > len(recorded):  # the sandbox restarted with the app: everything is new again
+    recorded = mounted_sandbox(request).messages
+    total = len(recorded)  # the sandbox only appends
+    if after > total:  # the sandbox restarted with the app: everything is new again
         after = 0
-    mine = [m for m in recorded[after:] if m.get("touser") == openid]
-    return listing(mine, len(recorded))
+    mine = [m for m in recorded[after:total] if m.get("touser") == openid]
+    return listing(mine, total)

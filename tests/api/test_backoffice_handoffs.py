@@ -7,12 +7,13 @@ import json
 import re
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 from sqlalchemy import select
 
+from bot.simulator import WeChatSimulator
 from crm.conversations.service import conversation_of
 from crm.db import session_scope
 from crm.handoff.models import Handoff
@@ -23,6 +24,7 @@ PASSWORD = "handoff-pass-1"
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 VERSION = re.compile(r'name="version" value="(\d+)"')
 ANGRY = "你们就是骗子，修了三次还坏！！"
+LogIn = Callable[[str], httpx.Client]
 
 
 def user(role: str = "agent", store: str | None = None, name: str = "小王") -> str:
@@ -33,7 +35,7 @@ def user(role: str = "agent", store: str | None = None, name: str = "小王") ->
 
 
 @pytest.fixture
-def login(api: str) -> Iterator[object]:
+def login(api: str) -> Iterator[LogIn]:
     clients: list[httpx.Client] = []
 
     def log_in(username: str) -> httpx.Client:
@@ -58,7 +60,7 @@ def page_token(client: httpx.Client, path: str) -> tuple[str, str, int]:
     return token.group(1), page.text, int(version.group(1)) if version else 0
 
 
-def queued_handoff(api: str) -> tuple[object, int]:
+def queued_handoff(api: str) -> tuple[WeChatSimulator, int]:
     sim = make_sim(api)
     assert (sim.say(ANGRY) or "").startswith("非常抱歉让您不愉快了")
     with session_scope() as session:
@@ -77,7 +79,7 @@ def state_of(handoff_id: int) -> tuple[str, int | None]:
         return handoff.state, handoff.agent_id
 
 
-def test_take_reply_resolve_over_http(api: str, login) -> None:  # type: ignore[no-untyped-def]
+def test_take_reply_resolve_over_http(api: str, login: LogIn) -> None:
     sim, handoff_id = queued_handoff(api)
     agent = login(user(name="小王"))
     token, queue, _ = page_token(agent, "/backoffice")
@@ -92,13 +94,16 @@ def test_take_reply_resolve_over_http(api: str, login) -> None:  # type: ignore[
     assert "订单号 JX001" in page and "客服消息窗口开放至" in page
     agent.post(f"{path}/reply", data={"csrf_token": token, "text": "收到，马上为您查询"})
     sent = texts(sent_to(api, sim.openid, wait=10, count=2))
-    assert sent == ["您好，我是客服小王，很高兴为您服务，请问有什么可以帮您？", "收到，马上为您查询"]
+    assert sent == [
+        "您好，我是客服小王，很高兴为您服务，请问有什么可以帮您？",
+        "收到，马上为您查询",
+    ]
     resolved = agent.post(f"{path}/resolve", data={"csrf_token": token, "version": version})
     assert resolved.headers["location"] == "/backoffice" and state_of(handoff_id)[0] == "resolved"
     assert "本次人工服务已结束" in texts(sent_to(api, sim.openid, wait=10, count=3))[-1]
 
 
-def test_refusals_change_nothing(api: str, login) -> None:  # type: ignore[no-untyped-def]
+def test_refusals_change_nothing(api: str, login: LogIn) -> None:
     _, handoff_id = queued_handoff(api)
     with session_scope() as session:
         handoff = session.get(Handoff, handoff_id)
@@ -124,7 +129,7 @@ def test_refusals_change_nothing(api: str, login) -> None:  # type: ignore[no-un
     assert state_of(handoff_id) == ("queued", None)
 
 
-def test_queue_hears_customer_messages_live(api: str, login) -> None:  # type: ignore[no-untyped-def]
+def test_queue_hears_customer_messages_live(api: str, login: LogIn) -> None:
     agent = login(user(role="supervisor", name="陈主管"))
     heard: list[dict[str, object]] = []
     connected = threading.Event()
@@ -140,6 +145,7 @@ def test_queue_hears_customer_messages_live(api: str, login) -> None:  # type: i
     listener = threading.Thread(target=listen, daemon=True)
     listener.start()
     assert connected.wait(10)
-    _, handoff_id = queued_handoff(api)
+    sim, _ = queued_handoff(api)
     listener.join(10)
     assert heard and heard[0]["kind"] == "queued"
+    assert heard[0]["openid"] == sim.openid
