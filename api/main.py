@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from api import health, integration, mp, wechat
 from api.backoffice import handoffs as backoffice_handoffs
+from api.backoffice import members as backoffice_members
 from api.backoffice import simulator as backoffice_simulator
 from api.backoffice import tickets as backoffice_tickets
 from api.backoffice import web as backoffice_web
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None, sandbox: SandboxState | None = 
     backoffice_web.install(app)
     app.include_router(backoffice_tickets.router)
     app.include_router(backoffice_handoffs.router)
+    app.include_router(backoffice_members.router)
     app.include_router(backoffice_simulator.router)
     if settings.sandbox_enabled:
         app.mount("/sandbox", create_sandbox(settings, sandbox))

@@ -12,8 +12,9 @@ from crm.conversations.models import Conversation, Message
 from crm.customers.models import Customer
 from crm.db import as_utc, utcnow
 from crm.handoff.models import REASONS, Handoff
-from crm.handoff.service import OPEN, Actor, may_see
+from crm.handoff.service import OPEN, Actor
 from crm.staff.models import StaffUser
+from crm.staff.service import can_see_store
 
 PREVIEW_CHARS = 40
 
@@ -55,7 +56,7 @@ def queue_for(session: Session, actor: Actor) -> Queue:
         .where(Handoff.state.in_(OPEN))
         .order_by(Handoff.queued_at)
     ).all()
-    items = [_item(session, h, c, a, actor) for h, c, a in rows if may_see(actor, h.store_id)]
+    items = [_item(session, h, c, a, actor) for h, c, a in rows if can_see_store(actor, h.store_id)]
     return Queue(
         waiting=[i for i in items if i.state == "queued" and not i.left_message],
         mine=[i for i in items if i.mine],
@@ -96,7 +97,7 @@ def transfer_targets(session: Session, handoff: Handoff, actor: Actor) -> list[A
         select(StaffUser).where(StaffUser.active.is_(True), StaffUser.id != actor.id)
     ).all()
     targets = [Actor(u.id, u.display_name, u.role, u.store_id) for u in users]
-    return [t for t in targets if may_see(t, handoff.store_id)]
+    return [t for t in targets if can_see_store(t, handoff.store_id)]
 
 
 def actor_of(session: Session, user_id: int) -> Actor | None:

@@ -20,9 +20,9 @@ from crm.db import SHANGHAI, utcnow
 from crm.errors import Conflict, Forbidden, InvalidInput, NotFound
 from crm.handoff import replies
 from crm.handoff.models import REASONS, Handoff
+from crm.staff.service import SUPERVISORS, can_see_store
 
 OPEN = ("queued", "assigned")
-SUPERVISORS = ("supervisor", "admin")
 DEFAULT_WAIT = timedelta(minutes=2)
 MAX_REPLY_CHARS = 2000
 
@@ -35,11 +35,6 @@ class Actor:
     name: str
     role: str
     store_id: str | None
-
-
-def may_see(actor: Actor, store_id: str | None) -> bool:
-    """Agents of a store see its customers and those of no store; others see everyone."""
-    return actor.role in SUPERVISORS or actor.store_id is None or store_id in (None, actor.store_id)
 
 
 def within_hours(now: datetime | None = None) -> bool:
@@ -130,7 +125,7 @@ def get(session: Session, handoff_id: int, actor: Actor, lock: bool = False) -> 
     handoff = session.scalars(stmt.with_for_update() if lock else stmt).one_or_none()
     if handoff is None:
         raise NotFound(f"会话 {handoff_id} 不存在")
-    if not may_see(actor, handoff.store_id):
+    if not can_see_store(actor, handoff.store_id):
         raise Forbidden("这位客户属于其他门店，您无权查看或处理")
     return handoff
 
@@ -164,7 +159,7 @@ def transfer(
         handoff.state, handoff.agent_id, handoff.assigned_at = "queued", None, None
         handoff.conversation.state = "queued"
     else:
-        if not may_see(to, handoff.store_id):
+        if not can_see_store(to, handoff.store_id):
             raise Forbidden(f"{to.name} 不属于这位客户的门店，不能转给 TA")
         handoff.agent_id = to.id
     session.flush()

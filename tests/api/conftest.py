@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,15 +18,46 @@ from crm.config import Settings
 from crm.conversations.models import Message
 from crm.customers.models import WechatIdentity
 from crm.db import session_scope
+from crm.staff import service as staff_service
 from tests.servers import serve_api
 
 CLOSED_PORT_URL = "http://127.0.0.1:9"  # nothing listens: Rasa is "down" for these tests
+STAFF_PASSWORD = "backoffice-pass-1"
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+LogIn = Callable[[str], httpx.Client]
+
+
+def make_staff(role: str = "agent", store: str | None = None, name: str = "小王") -> str:
+    """A committed back-office account (password STAFF_PASSWORD); its username."""
+    username = f"s{secrets.token_hex(5)}"
+    with session_scope() as session:
+        staff_service.create_user(session, username, name, STAFF_PASSWORD, role, store)
+    return username
 
 
 @pytest.fixture
 def api(engine: Engine, redis_db: redis.Redis) -> Iterator[str]:
     with serve_api(rasa_url=CLOSED_PORT_URL) as url:
         yield url
+
+
+@pytest.fixture
+def login(api: str) -> Iterator[LogIn]:
+    """Log a staff member in through the login form: an HTTP client holding their session."""
+    clients: list[httpx.Client] = []
+
+    def log_in(username: str) -> httpx.Client:
+        client = httpx.Client(base_url=api, follow_redirects=False, timeout=10)
+        clients.append(client)
+        token = CSRF_FIELD.search(client.get("/backoffice/login").text)
+        assert token is not None
+        data = {"username": username, "password": STAFF_PASSWORD, "csrf_token": token.group(1)}
+        assert client.post("/backoffice/login", data=data).status_code == 303
+        return client
+
+    yield log_in
+    for client in clients:
+        client.close()
 
 
 def make_sim(

@@ -5,51 +5,20 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 import threading
-from collections.abc import Callable, Iterator
 
 import httpx
-import pytest
 from sqlalchemy import select
 
 from bot.simulator import WeChatSimulator
 from crm.conversations.service import conversation_of
 from crm.db import session_scope
 from crm.handoff.models import Handoff
-from crm.staff import service as staff
-from tests.api.conftest import make_sim, sent_to, texts
+from tests.api.conftest import CSRF_FIELD, LogIn, make_sim, make_staff, sent_to, texts
 
-PASSWORD = "handoff-pass-1"
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+TOKEN = CSRF_FIELD
 VERSION = re.compile(r'name="version" value="(\d+)"')
 ANGRY = "你们就是骗子，修了三次还坏！！"
-LogIn = Callable[[str], httpx.Client]
-
-
-def user(role: str = "agent", store: str | None = None, name: str = "小王") -> str:
-    username = f"h{secrets.token_hex(5)}"
-    with session_scope() as session:
-        staff.create_user(session, username, name, PASSWORD, role, store)
-    return username
-
-
-@pytest.fixture
-def login(api: str) -> Iterator[LogIn]:
-    clients: list[httpx.Client] = []
-
-    def log_in(username: str) -> httpx.Client:
-        client = httpx.Client(base_url=api, follow_redirects=False, timeout=10)
-        clients.append(client)
-        token = TOKEN.search(client.get("/backoffice/login").text)
-        assert token is not None
-        data = {"username": username, "password": PASSWORD, "csrf_token": token.group(1)}
-        assert client.post("/backoffice/login", data=data).status_code == 303
-        return client
-
-    yield log_in
-    for client in clients:
-        client.close()
 
 
 def page_token(client: httpx.Client, path: str) -> tuple[str, str, int]:
@@ -81,7 +50,7 @@ def state_of(handoff_id: int) -> tuple[str, int | None]:
 
 def test_take_reply_resolve_over_http(api: str, login: LogIn) -> None:
     sim, handoff_id = queued_handoff(api)
-    agent = login(user(name="小王"))
+    agent = login(make_staff(name="小王"))
     token, queue, _ = page_token(agent, "/backoffice")
     assert f'data-handoff="{handoff_id}"' in queue and "情绪激动" in queue
     path = f"/backoffice/handoffs/{handoff_id}"
@@ -110,13 +79,13 @@ def test_refusals_change_nothing(api: str, login: LogIn) -> None:
         assert handoff is not None
         handoff.store_id = "JX-HZ01"
     path = f"/backoffice/handoffs/{handoff_id}"
-    outsider = login(user(store="JX-HZ02", name="外店"))
+    outsider = login(make_staff(store="JX-HZ02", name="外店"))
     assert outsider.get(path).status_code == 403
     assert f'data-handoff="{handoff_id}"' not in outsider.get("/backoffice").text
     token, _, _ = page_token(outsider, "/backoffice")
     refused = outsider.post(f"{path}/take", data={"csrf_token": token, "version": 1})
     assert refused.status_code == 403 and "其他门店" in refused.text
-    insider = login(user(store="JX-HZ01", name="本店"))
+    insider = login(make_staff(store="JX-HZ01", name="本店"))
     _, _, version = page_token(insider, path)
     forged = insider.post(f"{path}/take", data={"version": version})  # no csrf token
     assert forged.status_code == 403
@@ -130,7 +99,7 @@ def test_refusals_change_nothing(api: str, login: LogIn) -> None:
 
 
 def test_queue_hears_customer_messages_live(api: str, login: LogIn) -> None:
-    agent = login(user(role="supervisor", name="陈主管"))
+    agent = login(make_staff(role="supervisor", name="陈主管"))
     heard: list[dict[str, object]] = []
     connected = threading.Event()
 
