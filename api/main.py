@@ -14,9 +14,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api import health, integration, mp, wechat
+from api.backoffice import coupons as backoffice_coupons
 from api.backoffice import handoffs as backoffice_handoffs
 from api.backoffice import members as backoffice_members
 from api.backoffice import simulator as backoffice_simulator
+from api.backoffice import ticket_pages as backoffice_ticket_pages
 from api.backoffice import tickets as backoffice_tickets
 from api.backoffice import web as backoffice_web
 from api.deps import AppContext, Channel
@@ -140,6 +142,9 @@ def create_app(settings: Settings | None = None, sandbox: SandboxState | None = 
     backoffice_web.install(app)
     app.include_router(backoffice_tickets.router)
     app.include_router(backoffice_handoffs.router)
+    app.include_router(backoffice_coupons.router)
+    app.include_router(backoffice_ticket_pages.router)
+    app.include_router(backoffice_ticket_pages.chat_router)
     app.include_router(backoffice_members.router)
     app.include_router(backoffice_simulator.router)
     if settings.sandbox_enabled:

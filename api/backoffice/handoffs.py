@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from crm.customers.panel import customer_panel
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 
@@ -15,10 +14,12 @@ from api.backoffice.web import CsrfStaff, StaffContext, StaffPage, render
 from api.deps import AppContext, get_context
 from crm.config import get_settings
 from crm.conversations import service as conversations
+from crm.customers.panel import customer_panel
 from crm.db import SHANGHAI, session_scope
 from crm.errors import DomainError
 from crm.handoff import events, notices, queue
 from crm.handoff import service as handoffs
+from crm.handoff import tickets as handoff_tickets
 from crm.handoff.canned import CANNED_REPLIES
 from crm.handoff.models import REASONS
 
@@ -65,7 +66,7 @@ def _local(moment: datetime | None) -> datetime | None:
     return moment.astimezone(SHANGHAI) if moment else None
 
 
-def _page(
+def conversation_page(
     request: Request, staff: StaffContext, handoff_id: int, error: str = "", status: int = 200
 ) -> HTMLResponse:
     with session_scope() as session:
@@ -81,6 +82,7 @@ def _page(
             "mine": handoff.state == "assigned" and handoff.agent_id == me.id,
             "targets": queue.transfer_targets(session, handoff, me),
             "agent": queue.actor_of(session, handoff.agent_id) if handoff.agent_id else None,
+            "ticket_form": handoff_tickets.chat_form(session, handoff, me),
         }
         page = render(
             request,
@@ -98,7 +100,7 @@ def _page(
 def handoff_page(request: Request, staff: StaffPage, handoff_id: int) -> HTMLResponse:
     """One conversation: transcript, customer panel, reply box and actions."""
     try:
-        return _page(request, staff, handoff_id)
+        return conversation_page(request, staff, handoff_id)
     except DomainError as exc:
         return render(request, "error.html", staff, status_code=exc.status_code, message=exc.detail)
 
@@ -125,7 +127,7 @@ def _act(
             change(session, actor(staff))
     except DomainError as exc:
         try:
-            return _page(request, staff, handoff_id, exc.detail, exc.status_code)
+            return conversation_page(request, staff, handoff_id, exc.detail, exc.status_code)
         except DomainError:
             message = exc.detail
             return render(

@@ -154,7 +154,7 @@ def transfer(
 ) -> Handoff:
     """Hand an assigned conversation to another agent, or back to the queue (`to` None)."""
     handoff = _changing(session, handoff_id, actor, seen_version)
-    _check_owner(handoff, actor)
+    check_owner(handoff, actor)
     if to is None:
         handoff.state, handoff.agent_id, handoff.assigned_at = "queued", None, None
         handoff.conversation.state = "queued"
@@ -169,7 +169,7 @@ def transfer(
 def reply(session: Session, handoff_id: int, actor: Actor, text: str) -> Message:
     """The assigned agent's reply, queued for the customer-service API."""
     handoff = get(session, handoff_id, actor, lock=True)
-    _check_owner(handoff, actor, strict=True)
+    check_owner(handoff, actor, strict=True)
     text = text.strip()
     if not text or len(text) > MAX_REPLY_CHARS:
         raise InvalidInput(f"回复不能为空，也不能超过 {MAX_REPLY_CHARS} 字")
@@ -183,7 +183,7 @@ def resolve(session: Session, handoff_id: int, actor: Actor, seen_version: int) 
     """The agent is done: the conversation goes back to the bot."""
     handoff = _changing(session, handoff_id, actor, seen_version)
     if handoff.state == "assigned":
-        _check_owner(handoff, actor)
+        check_owner(handoff, actor)
     elif actor.role not in SUPERVISORS and not handoff.left_message:
         raise Conflict("请先接入这个会话，再结束它")
     send_if_open(session, handoff, replies.resolved(), actor.id)
@@ -204,7 +204,7 @@ def window_open(session: Session, handoff: Handoff) -> bool:
     return closes is not None and utcnow() < closes
 
 
-def _check_owner(handoff: Handoff, actor: Actor, strict: bool = False) -> None:
+def check_owner(handoff: Handoff, actor: Actor, strict: bool = False) -> None:
     if handoff.state != "assigned":
         raise Conflict("这个会话还没有客服接入")
     if handoff.agent_id != actor.id and (strict or actor.role not in SUPERVISORS):

@@ -1,4 +1,4 @@
-"""Handoff triggers that go through the real Rasa model: a low repair rating, and a failed action."""
+"""A repair rating through the real Rasa model: a low one goes to a human, a good one does not."""
 
 from __future__ import annotations
 
