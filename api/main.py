@@ -15,7 +15,9 @@ from fastapi.responses import JSONResponse
 
 from api import health, integration, mp, wechat
 from api.backoffice import coupons as backoffice_coupons
+from api.backoffice import dashboard as backoffice_dashboard
 from api.backoffice import handoffs as backoffice_handoffs
+from api.backoffice import knowledge as backoffice_knowledge
 from api.backoffice import members as backoffice_members
 from api.backoffice import simulator as backoffice_simulator
 from api.backoffice import ticket_pages as backoffice_ticket_pages
@@ -143,6 +145,8 @@ def create_app(settings: Settings | None = None, sandbox: SandboxState | None = 
     app.include_router(backoffice_tickets.router)
     app.include_router(backoffice_handoffs.router)
     app.include_router(backoffice_coupons.router)
+    app.include_router(backoffice_dashboard.router)
+    app.include_router(backoffice_knowledge.router)
     app.include_router(backoffice_ticket_pages.router)
     app.include_router(backoffice_ticket_pages.chat_router)
     app.include_router(backoffice_members.router)

@@ -6,7 +6,7 @@ from crm.customers.models import Customer, SubscriptionCredit, WechatIdentity
 from crm.db import Base
 from crm.handoff.models import Handoff
 from crm.integration.models import IdempotencyRecord, IntegrationClient
-from crm.knowledge.models import Faq, Product, Rule, Store
+from crm.knowledge.models import Faq, Product, ResolvedQuestion, Rule, Store
 from crm.outbox.models import OutboxItem
 from crm.points.models import PointsAccount, PointsEntry
 from crm.purchases.models import Purchase
@@ -29,6 +29,7 @@ __all__ = [
     "Product",
     "Purchase",
     "RepairTicket",
+    "ResolvedQuestion",
     "Rule",
     "StaffSession",
     "StaffUser",

@@ -6,18 +6,20 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, SQLColumnExpression, func, select
 from sqlalchemy.orm import Session
 
+from crm.config import get_settings
 from crm.conversations.models import Conversation
+from crm.coupons.notices import value_text
 from crm.coupons.service import list_valid
 from crm.customers.models import Customer, WechatIdentity
-from crm.db import SHANGHAI, as_utc
+from crm.db import as_utc
 from crm.errors import NotFound
 from crm.knowledge.models import Product
 from crm.members.account import masked
 from crm.points import service as points
-from crm.points.rules import today
+from crm.points.rules import local_date, today
 from crm.purchases.models import Purchase
 from crm.tickets import lifecycle, states
 from crm.tickets.models import RepairTicket
@@ -28,10 +30,11 @@ CHANNELS = {"oa": "公众号", "mp": "小程序"}
 
 @dataclass(frozen=True)
 class CouponLine:
-    """A valid coupon."""
+    """A coupon usable today."""
 
     name: str
     code: str
+    value: str  # 满 99 减 30 / 9 折最多减 100 元 / 20 元无门槛
     valid_until: date
 
 
@@ -41,7 +44,7 @@ class TicketLine:
 
     number: str
     product: str
-    state: str
+    state: str  # the label customers read
     overdue: bool
     created: datetime
 
@@ -51,7 +54,8 @@ class PurchaseLine:
     """A purchase, most recent first."""
 
     order_no: str
-    product: str
+    product: str  # the catalogue name, else the SKU
+    sku: str
     store_id: str | None
     paid_on: date
     price_yuan: Decimal
@@ -63,7 +67,7 @@ class CustomerPanel:
 
     customer_id: int
     display_name: str
-    phone: str | None
+    phone: str | None  # masked
     tier: str
     tier_since: date | None
     points: int
@@ -75,25 +79,36 @@ class CustomerPanel:
     home_store_id: str | None
 
 
+def home_store(customer_id: SQLColumnExpression[int] | int) -> ColumnElement[str | None]:
+    """SQL: the store of the latest purchase, else of the latest repair ticket, else NULL."""
+    purchase = (
+        select(Purchase.store_id)
+        .where(Purchase.customer_id == customer_id, Purchase.store_id.is_not(None))
+        .order_by(Purchase.paid_at.desc(), Purchase.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    ticket = (
+        select(RepairTicket.store_id)
+        .where(RepairTicket.customer_id == customer_id, RepairTicket.store_id.is_not(None))
+        .order_by(RepairTicket.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return func.coalesce(purchase, ticket)
+
+
 def home_store_of(session: Session, customer_id: int) -> str | None:
     """The store of the latest purchase, else of the latest repair ticket, else None."""
-    for model in (Purchase, RepairTicket):
-        store = session.scalars(
-            select(model.store_id)
-            .where(model.customer_id == customer_id, model.store_id.is_not(None))
-            .order_by(model.id.desc())
-            .limit(1)
-        ).first()
-        if store:
-            return store
-    return None
+    return session.scalar(select(home_store(customer_id)))
 
 
-def customer_panel(session: Session, customer_id: int) -> CustomerPanel:
-    """The 360° view of one customer."""
+def customer_panel(session: Session, customer_id: int, on: date | None = None) -> CustomerPanel:
+    """The 360° view of one customer as of the business day `on` (today); NotFound if unknown."""
     customer = session.get(Customer, customer_id)
     if customer is None:
         raise NotFound(f"顾客 {customer_id} 不存在")
+    day = on or today()
     return CustomerPanel(
         customer_id=customer.id,
         display_name=customer.display_name or f"顾客 #{customer.id}",
@@ -101,19 +116,21 @@ def customer_panel(session: Session, customer_id: int) -> CustomerPanel:
         tier=customer.tier,
         tier_since=customer.tier_since,
         points=points.balance(session, customer_id),
-        points_expiring=sum(p.points for p in points.expiring_soon(session, customer_id)),
+        points_expiring=sum(
+            p.points for p in points.expiring_soon(session, customer_id, today=day)
+        ),
         coupons=[
-            CouponLine(c.name, c.code, c.valid_until)
-            for c in list_valid(session, customer_id, today())
+            CouponLine(c.name, c.code, value_text(c), c.valid_until)
+            for c in list_valid(session, customer_id, day)
         ],
-        tickets=_tickets(session, customer_id),
+        tickets=_tickets(session, customer_id, day),
         purchases=_purchases(session, customer_id),
         tags=_tags(session, customer),
         home_store_id=home_store_of(session, customer_id),
     )
 
 
-def _tickets(session: Session, customer_id: int) -> list[TicketLine]:
+def _tickets(session: Session, customer_id: int, day: date) -> list[TicketLine]:
     rows = session.scalars(
         select(RepairTicket)
         .where(RepairTicket.customer_id == customer_id)
@@ -122,7 +139,11 @@ def _tickets(session: Session, customer_id: int) -> list[TicketLine]:
     )
     return [
         TicketLine(
-            t.number, t.product_name, states.label(t.state), lifecycle.is_overdue(t), t.created_at
+            t.number,
+            t.product_name,
+            states.label(t.state),
+            lifecycle.is_overdue(t, day),
+            as_utc(t.created_at),
         )
         for t in rows
     ]
@@ -133,38 +154,39 @@ def _purchases(session: Session, customer_id: int) -> list[PurchaseLine]:
         select(Purchase, Product.name)
         .outerjoin(Product, Product.sku == Purchase.sku)
         .where(Purchase.customer_id == customer_id)
-        .order_by(Purchase.paid_at.desc())
+        .order_by(Purchase.paid_at.desc(), Purchase.id.desc())
         .limit(RECENT)
     ).all()
     return [
         PurchaseLine(
-            p.order_no,
-            name or p.sku,
-            p.store_id,
-            as_utc(p.paid_at).astimezone(SHANGHAI).date(),
-            p.price_yuan,
+            p.order_no, name or p.sku, p.sku, p.store_id, local_date(p.paid_at), p.price_yuan
         )
         for p, name in rows
     ]
 
 
 def _tags(session: Session, customer: Customer) -> list[str]:
-    """Channels, following, where they came from, birthday month."""
-    tags: list[str] = []
-    channels = session.scalars(
-        select(Conversation.channel).where(Conversation.customer_id == customer.id).distinct()
+    """Channels used, following or not, acquisition source, member since, birthday month."""
+    settings = get_settings()
+    by_appid = {settings.wechat_oa_appid: "oa", settings.wechat_mp_appid: "mp"}
+    rows = session.execute(
+        select(WechatIdentity, Conversation.channel)
+        .outerjoin(Conversation, Conversation.identity_id == WechatIdentity.id)
+        .where(WechatIdentity.customer_id == customer.id)
+        .order_by(WechatIdentity.id)
     ).all()
-    tags.extend(CHANNELS.get(channel, channel) for channel in sorted(channels))
-    identities = session.scalars(
-        select(WechatIdentity).where(WechatIdentity.customer_id == customer.id)
-    ).all()
-    for identity in identities:
-        if identity.subscribed is False:
-            tags.append("已取消关注公众号")
+    # An identity of another appid (a second account) is placed by the channel it wrote on.
+    used = {by_appid.get(identity.appid, channel) for identity, channel in rows}
+    tags = [label for channel, label in CHANNELS.items() if channel in used]
+    for identity, _ in rows:
+        if identity.subscribed is not None:  # official-account identities only
+            tags.append("已关注公众号" if identity.subscribed else "已取消关注公众号")
         if identity.source:
             tags.append(f"来源：{identity.source}")
     if customer.phone:
-        tags.append("已绑定手机")
+        # The record's creation: a till registration's day; for a follower who bound a phone
+        # later, their first contact (phone_bound_at moves with every rebind).
+        tags.append(f"会员自 {local_date(customer.created_at):%Y-%m-%d}")
     if customer.birthday:
         tags.append(f"{customer.birthday.month} 月生日")
     return tags

@@ -9,7 +9,7 @@ from crm.config import get_settings
 from crm.db import session_scope
 from crm.errors import KnowledgeBaseError
 from crm.knowledge.loader import load_knowledge_base
-from crm.knowledge.service import replace_all
+from crm.knowledge.service import LoadSummary, replace_all
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,9 +33,25 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.command == "load":
         with session_scope() as session:
-            replace_all(session, kb)
+            summary = replace_all(session, kb)
         print("knowledge base: loaded into the database", flush=True)
+        report_backoffice_work(summary)
     return 0
+
+
+def report_backoffice_work(summary: LoadSummary) -> None:
+    """Say what the load did with FAQs created or edited in the back office."""
+    if summary.backoffice_kept:
+        print(f"knowledge base: kept {summary.backoffice_kept} FAQs created in the back office")
+    if summary.edits_kept:
+        print(f"knowledge base: kept back-office edits of {', '.join(summary.edits_kept)}")
+    if summary.edits_replaced:
+        replaced = ", ".join(summary.edits_replaced)
+        print(
+            "knowledge base: faq.yml changed or dropped these FAQs after they were edited in the "
+            f"back office, so the file's version replaced the edit: {replaced}",
+            file=sys.stderr,
+        )
 
 
 if __name__ == "__main__":

@@ -1,14 +1,18 @@
-"""Knowledge-base tables: replaced as a whole on each load, read by the bot and the actions."""
+"""Knowledge-base tables: loaded from the files (FAQs merged with back-office work), read by the
+bot and the actions."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Float, Numeric, String, Text
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crm.db import Base
+from crm.db import Base, TimestampMixin
+
+ORIGINS = ("file", "backoffice")
 
 
 class Faq(Base):
@@ -22,6 +26,28 @@ class Faq(Base):
     answer: Mapped[str] = mapped_column(Text)
     skus: Mapped[list[str]] = mapped_column(JSON, default=list)
     refs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # "file" (faq.yml) or "backoffice" (created there; a load of the files keeps it).
+    origin: Mapped[str] = mapped_column(String(16), default="file", server_default="file")
+    # The last back-office change of question/answer; both None while the text is the file's.
+    updated_by: Mapped[str | None] = mapped_column(String(50))
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The file's text as last loaded: a load tells "file changed since the edit" from "not".
+    file_question: Mapped[str | None] = mapped_column(Text)
+    file_answer: Mapped[str | None] = mapped_column(Text)
+
+
+class ResolvedQuestion(TimestampMixin, Base):
+    """An unanswered customer question a supervisor turned into an FAQ (hidden from the list)."""
+
+    __tablename__ = "kb_resolved_questions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The question normalised (crm.knowledge.unanswered.question_key): how repeats are grouped.
+    question_key: Mapped[str] = mapped_column(String(200), unique=True)
+    question: Mapped[str] = mapped_column(Text)
+    # The link goes with its FAQ: if faq.yml drops the FAQ, the question is unanswered again.
+    faq_id: Mapped[str] = mapped_column(ForeignKey("kb_faqs.id", ondelete="CASCADE"), index=True)
+    created_by: Mapped[str] = mapped_column(String(50))
 
 
 class Product(Base):

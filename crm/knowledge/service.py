@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -11,17 +11,20 @@ from sqlalchemy.orm import Session
 from crm.errors import NotFound
 from crm.knowledge.loader import KnowledgeBase
 from crm.knowledge.models import Faq, Product, Rule, Store
-from crm.knowledge.schemas import ProductEntry
+from crm.knowledge.schemas import FaqEntry, ProductEntry
 
 
 @dataclass(frozen=True)
 class LoadSummary:
-    """How many entries of each kind a load wrote."""
+    """How many entries of each kind a load wrote, and what became of back-office FAQ work."""
 
     faqs: int
     products: int
     stores: int
     rules: int
+    backoffice_kept: int = 0  # FAQs created in the back office, left as they are
+    edits_kept: tuple[str, ...] = ()  # file FAQs whose back-office text was kept
+    edits_replaced: tuple[str, ...] = ()  # back-office edits the file's new text replaced
 
 
 def product_row(entry: ProductEntry) -> Product:
@@ -38,20 +41,10 @@ def product_row(entry: ProductEntry) -> Product:
 
 
 def replace_all(session: Session, kb: KnowledgeBase) -> LoadSummary:
-    """Replace the stored knowledge base with `kb` in the caller's unit of work."""
-    for model in (Faq, Product, Store, Rule):
+    """Replace the stored knowledge base with `kb` (FAQs merged, see merge_faqs); flush only."""
+    for model in (Product, Store, Rule):
         session.execute(delete(model))
-    session.add_all(
-        Faq(
-            id=f.id,
-            category=f.category,
-            question=f.question,
-            answer=f.answer,
-            skus=f.skus,
-            refs=f.refs,
-        )
-        for f in kb.faqs
-    )
+    faqs = merge_faqs(session, kb.faqs)
     session.add_all(product_row(p) for p in kb.products)
     session.add_all(
         Store(
@@ -77,7 +70,42 @@ def replace_all(session: Session, kb: KnowledgeBase) -> LoadSummary:
         for r in kb.rules
     )
     session.flush()
-    return LoadSummary(len(kb.faqs), len(kb.products), len(kb.stores), len(kb.rules))
+    return replace(faqs, products=len(kb.products), stores=len(kb.stores), rules=len(kb.rules))
+
+
+def merge_faqs(session: Session, entries: list[FaqEntry]) -> LoadSummary:
+    """Bring the stored FAQs to faq.yml without losing back-office work.
+
+    The file's id, category, SKUs and rule refs always win. Back-office FAQs are kept. A
+    back-office edit of a file FAQ keeps its question and answer unless the file's own text
+    changed since the last load; then the file wins and the id is reported. A file FAQ the file
+    no longer has is deleted (reported too if it had been edited).
+    """
+    stored = {faq.id: faq for faq in session.scalars(select(Faq))}
+    wanted = {entry.id for entry in entries}
+    gone = [faq for faq in stored.values() if faq.origin == "file" and faq.id not in wanted]
+    replaced = [faq.id for faq in gone if faq.updated_by is not None]
+    kept: list[str] = []
+    for old in gone:
+        session.delete(old)  # its resolved-question links go with it (ON DELETE CASCADE)
+    for entry in entries:
+        faq = stored.get(entry.id)
+        if faq is None:
+            faq = Faq(id=entry.id)
+            session.add(faq)
+        if faq.updated_by is None:
+            faq.question, faq.answer = entry.question, entry.answer
+        elif (faq.file_question, faq.file_answer) == (entry.question, entry.answer):
+            kept.append(faq.id)
+        else:
+            replaced.append(faq.id)
+            faq.question, faq.answer = entry.question, entry.answer
+            faq.updated_by, faq.updated_at = None, None
+        faq.category, faq.skus, faq.refs = entry.category, entry.skus, entry.refs
+        faq.origin, faq.file_question, faq.file_answer = "file", entry.question, entry.answer
+    session.flush()
+    backoffice = sum(faq.origin == "backoffice" for faq in stored.values())
+    return LoadSummary(len(entries), 0, 0, 0, backoffice, tuple(kept), tuple(sorted(replaced)))
 
 
 def get_faq(session: Session, faq_id: str) -> Faq:
@@ -115,4 +143,4 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 def list_questions(session: Session) -> dict[str, str]:
     """faq id -> canonical question, for every loaded FAQ."""
-    return dict(session.execute(select(Faq.id, Faq.question)).tuples().all())
+    return {faq_id: question for faq_id, question in session.execute(select(Faq.id, Faq.question))}

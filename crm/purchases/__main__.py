@@ -13,6 +13,7 @@ from typing import Any
 from crm.config import get_settings
 from crm.db import session_scope
 from crm.errors import DomainError, InvalidImport
+from crm.handoff.demo import seed_demo_conversations
 from crm.integration.service import DEMO_CLIENT_KEY, DEMO_CLIENT_NAME, ensure_demo_client
 from crm.purchases.demo import seed_demo
 from crm.purchases.service import check_purchases, import_purchases
@@ -98,7 +99,7 @@ def import_file(path: Path, dry_run: bool) -> int:
 
 
 def seed() -> int:
-    """Create the demo members, purchases, integration client and staff (not in production)."""
+    """Create the demo members, purchases, till client, staff and chats (not in production)."""
     if get_settings().app_env == "production":
         print("purchases: seed-demo is refused when APP_ENV=production", file=sys.stderr)
         return 1
@@ -107,6 +108,7 @@ def seed() -> int:
             summary = seed_demo(session)
             client_created = ensure_demo_client(session)
             staff_created = seed_demo_staff(session)
+            chats = seed_demo_conversations(session)
     except DomainError as exc:
         print(f"purchases: seed-demo: {exc.detail}", file=sys.stderr)
         return 1
@@ -128,6 +130,12 @@ def seed() -> int:
         f"password {DEMO_STAFF_PASSWORD} (refused in production)",
         flush=True,
     )
+    if chats.conversations:
+        print(
+            f"purchases: a demo week of {chats.conversations} conversations "
+            f"({chats.handoffs} handed to a human) for the queue and the dashboard",
+            flush=True,
+        )
     return 0
 
 

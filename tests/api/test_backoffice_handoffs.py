@@ -118,3 +118,12 @@ def test_queue_hears_customer_messages_live(api: str, login: LogIn) -> None:
     listener.join(10)
     assert heard and heard[0]["kind"] == "queued"
     assert heard[0]["openid"] == sim.openid
+
+
+def test_dashboard_for_supervisors_only(api: str, login: LogIn) -> None:
+    boss = login(make_staff(role="supervisor", name="陈主管"))
+    page = boss.get("/backoffice/dashboard?days=30")
+    assert page.status_code == 200
+    assert "自助解决率" in page.text and "转人工原因" in page.text and "<svg" in page.text
+    agent = login(make_staff(name="小王"))
+    assert agent.get("/backoffice/dashboard").status_code == 403

@@ -13,15 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from crm.customers.models import Customer
-from crm.db import session_scope
+from crm.conversations.models import Conversation, Message
+from crm.customers.models import Customer, WechatIdentity
+from crm.db import SHANGHAI, session_scope
+from crm.handoff.demo import OPENID_PREFIX
+from crm.handoff.models import Handoff
 from crm.purchases.__main__ import main
 from crm.purchases.demo import MEMBERS, PURCHASES, seed_demo
 from crm.purchases.models import Purchase
-from crm.purchases.schemas import SHANGHAI
 from crm.purchases.service import get_by_order_no
 from tests.crm.purchases.conftest import order
 
@@ -128,12 +130,37 @@ def test_module_exits_1_on_invalid_input(tmp_path: Path, engine: Engine) -> None
     assert "unknown store JX-ZZ99" in done.stderr
 
 
+def remove_demo_chats(session: Session) -> set[int]:
+    """Delete the demo week of conversations; the customers it created, to delete next."""
+    identities = select(WechatIdentity.id).where(WechatIdentity.openid.startswith(OPENID_PREFIX))
+    chats = select(Conversation.id).where(Conversation.identity_id.in_(identities))
+    people = set(
+        session.scalars(
+            select(Customer.id).where(
+                Customer.id.in_(
+                    select(WechatIdentity.customer_id).where(WechatIdentity.id.in_(identities))
+                ),
+                Customer.phone.is_(None),
+            )
+        )
+    )
+    session.execute(delete(Handoff).where(Handoff.conversation_id.in_(chats)))
+    session.execute(
+        update(Message).where(Message.conversation_id.in_(chats)).values(reply_to_id=None)
+    )
+    session.execute(delete(Message).where(Message.conversation_id.in_(chats)))
+    session.execute(delete(Conversation).where(Conversation.id.in_(chats)))
+    session.execute(delete(WechatIdentity).where(WechatIdentity.openid.startswith(OPENID_PREFIX)))
+    return people
+
+
 @pytest.fixture
 def demo_cleanup(engine: Engine) -> Iterator[None]:
     yield
     with session_scope() as session:
         demo = select(Purchase.customer_id).where(Purchase.order_no.like("DEMO-%"))
         ids = {i for i in session.scalars(demo) if i is not None}
+        ids |= remove_demo_chats(session)
         session.execute(delete(Purchase).where(Purchase.order_no.like("DEMO-%")))
         session.execute(delete(Customer).where(Customer.id.in_(ids)))
 
