@@ -9,15 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import ColumnElement, Select, and_, select
+from sqlalchemy.orm import Session
 
 from crm.conversations.models import Conversation, Message
 from crm.customers.panel import home_store
 from crm.db import as_utc
 from crm.handoff.models import REASONS, Handoff
-from crm.knowledge.models import ResolvedQuestion
-from crm.knowledge.unanswered import UnansweredQuestion, not_understood_texts, question_key
+from crm.knowledge.unanswered import UnansweredQuestion, top_unanswered
 from crm.tickets import lifecycle, states
 from crm.tickets.models import RepairTicket
 from crm.tickets.service import LOW_RATING
@@ -122,7 +121,7 @@ def dashboard_figures(
         ratings=len(scores),
         average_rating=statistics.fmean(scores) if scores else None,
         low_ratings=sum(1 for score in scores if score <= LOW_RATING),
-        unanswered=_unanswered(session, talked, since, until),
+        unanswered=top_unanswered(session, since, until, TOP_UNANSWERED, conversations=talked),
         tickets_by_state=_ticket_bars(session, since, until, store_id),
         overdue=_overdue(session, store_id),
     )
@@ -200,42 +199,6 @@ def _ratings(session: Session, since: datetime, until: datetime, store_id: str |
         )
     )
     return [score for score in rated if score is not None]
-
-
-def _unanswered(
-    session: Session, talked: Select[int], since: datetime, until: datetime
-) -> list[UnansweredQuestion]:
-    """Texts of the scoped conversations the bot answered «not understood», grouped by
-    question_key; those already turned into an FAQ left out, as on the knowledge page."""
-    reply = aliased(Message)
-    not_understood = exists().where(
-        reply.reply_to_id == Message.id,
-        reply.direction == "out",
-        reply.staff_id.is_(None),
-        reply.content.in_(not_understood_texts()),
-    )
-    rows = session.execute(
-        select(Message.content, Message.created_at)
-        .where(
-            Message.direction == "in",
-            Message.msg_type == "text",
-            _within(Message.created_at, since, until),
-            Message.conversation_id.in_(talked),
-            not_understood,
-        )
-        .order_by(Message.created_at, Message.id)
-    )
-    resolved = set(session.scalars(select(ResolvedQuestion.question_key)))
-    asked: dict[str, list[tuple[str, datetime]]] = {}
-    for content, created_at in rows:
-        key = question_key(content)
-        if key and key not in resolved:
-            asked.setdefault(key, []).append((content.strip(), as_utc(created_at)))
-    found = [
-        UnansweredQuestion(k, seen[-1][0], len(seen), seen[-1][1]) for k, seen in asked.items()
-    ]
-    found.sort(key=lambda q: (-q.count, -q.last_asked_at.timestamp()))
-    return found[:TOP_UNANSWERED]
 
 
 def _ticket_bars(

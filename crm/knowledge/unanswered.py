@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import yaml
-from sqlalchemy import exists, select
+from sqlalchemy import Select, exists, select
 from sqlalchemy.orm import Session, aliased
 
 from crm.conversations.models import Message
@@ -58,9 +58,10 @@ def top_unanswered(
     since: datetime | None = None,
     until: datetime | None = None,
     limit: int = 50,
+    conversations: Select[int] | None = None,
 ) -> list[UnansweredQuestion]:
     """Questions asked in [since, until) the bot did not understand, not yet turned into an FAQ;
-    the most frequent first, then the most recent."""
+    the most frequent first, then the most recent (only in `conversations`, when given)."""
     reply = aliased(Message)
     failed = exists().where(
         reply.reply_to_id == Message.id,
@@ -75,6 +76,8 @@ def top_unanswered(
         stmt = stmt.where(Message.created_at >= since)
     if until is not None:
         stmt = stmt.where(Message.created_at < until)
+    if conversations is not None:
+        stmt = stmt.where(Message.conversation_id.in_(conversations))
     resolved = set(session.scalars(select(ResolvedQuestion.question_key)))
     groups: dict[str, UnansweredQuestion] = {}
     rows = session.execute(stmt.order_by(Message.created_at, Message.id))

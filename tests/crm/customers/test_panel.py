@@ -143,7 +143,7 @@ def test_a_follower_without_membership_has_an_empty_panel(db: Session) -> None:
         0,
         0,
     )
-    assert panel.coupons == panel.tickets == panel.purchases == []
+    assert (panel.coupons, panel.tickets, panel.purchases) == ([], [], [])
     assert panel.tags == ["公众号", "已取消关注公众号"]
     assert panel.home_store_id is None
 

@@ -15,11 +15,13 @@ from crm.conversations.schemas import InboundMessage
 from crm.conversations.service import record_inbound, record_outbound
 from crm.db import make_engine
 from crm.handoff.dashboard import Bar, Dashboard, ReasonBar, dashboard_figures
+from crm.handoff.demo import seed_demo_conversations
 from crm.handoff.models import Handoff
 from crm.knowledge.editing import create_faq
 from crm.knowledge.loader import load_knowledge_base
 from crm.knowledge.service import replace_all
 from crm.knowledge.unanswered import UnansweredQuestion, question_key
+from crm.staff.demo import seed_demo_staff
 from crm.tickets import states
 from tests.conftest import ROOT, migrate
 from tests.crm.customers.conftest import bought, repair
@@ -232,7 +234,7 @@ def test_an_empty_window_has_no_rates(db: Session) -> None:
     assert (empty.conversations, empty.handoffs, empty.ratings) == (0, 0, 0)
     assert empty.containment is empty.handoff_rate is empty.low_rating_share is None
     assert empty.median_wait_seconds is empty.average_rating is None
-    assert empty.by_reason == empty.unanswered == empty.tickets_by_state == []
+    assert (empty.by_reason, empty.unanswered, empty.tickets_by_state) == ([], [], [])
 
 
 def test_the_embedded_sqlite_default_gives_the_same_figures(tmp_path: Path) -> None:
@@ -249,3 +251,23 @@ def test_the_embedded_sqlite_default_gives_the_same_figures(tmp_path: Path) -> N
             assert now_figures(hz01) == (1, 0, 1)
     finally:
         sqlite.dispose()
+
+
+DEMO_NOW = datetime(2020, 2, 8, 12, 0, tzinfo=UTC)  # a week no other test writes into
+
+
+def test_the_demo_week_seeds_once_and_shows_on_the_dashboard(db: Session) -> None:
+    seed_demo_staff(db)
+    prefix = f"o_t{secrets.token_hex(4)}_"  # the real demo may already be committed here
+    seeded = seed_demo_conversations(db, now=DEMO_NOW, prefix=prefix)
+    assert (seeded.conversations, seeded.handoffs) == (29, 5)
+    assert seed_demo_conversations(db, now=DEMO_NOW, prefix=prefix).conversations == 0
+    figures = dashboard_figures(db, DEMO_NOW - timedelta(days=7), DEMO_NOW)
+    assert (figures.conversations, figures.contained, figures.handoffs) == (29, 24, 5)
+    assert [(b.label, b.count) for b in figures.by_reason] == [
+        ("客户要求人工", 3),
+        ("投诉", 1),
+        ("情绪激动", 1),
+    ]
+    assert figures.median_wait_seconds == 150.0  # waits of 1.5, 2, 3 and 6 minutes
+    assert (figures.unanswered[0].text, figures.unanswered[0].count) == ("你们卖不卖自行车", 2)
