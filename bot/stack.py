@@ -182,6 +182,7 @@ def main() -> int:
             f"  mini-program push    {stack.api_url}/wechat/mp\n"
             f"  health               {stack.api_url}/healthz\n"
             f"  API docs             {stack.api_url}/docs\n"
+            f"  back office          {stack.api_url}/backoffice   (demo: super1 / jiangxin-demo)\n"
             f"  WeChat API sandbox   {stack.api_url}/sandbox/messages\n"
             f"  Rasa                 {stack.rasa_url}\n"
             f"  chat as a customer:  make chat   (in another terminal)\n",
