@@ -11,7 +11,7 @@ export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help install train run chat test browser lint validate migrate kb seed lock clean eval bench menu
+.PHONY: help install train run chat test browser lint validate migrate kb seed lock clean eval bench menu backup restore
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -52,6 +52,13 @@ kb: migrate  ## validate and load knowledge_base/ into the database
 
 seed: kb  ## demo members, purchases and the demo-pos integration client (idempotent; not in production)
 	@$(PY) -m crm.purchases seed-demo
+
+backup: $(VENV)/.installed  ## timestamped backup of DATABASE_URL under var/backups/ (ARGS=--out DIR)
+	@$(PY) scripts/backup.py backup $(ARGS)
+
+restore: $(VENV)/.installed  ## replace DATABASE_URL with FILE=var/backups/... (asks first; YES=1 skips, needed in production)
+	@test -n "$(FILE)" || { echo "usage: make restore FILE=var/backups/<file> [YES=1]"; exit 2; }
+	@$(PY) scripts/backup.py restore "$(FILE)" $(if $(filter 1,$(YES)),--yes)
 
 train: install  ## train the Rasa model when its data changed
 	@$(PY) scripts/train.py

@@ -12,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from api.limits import per_ip
 from crm.coupons.schemas import Redemption
 from crm.db import session_scope
 from crm.integration import flows
@@ -36,7 +37,11 @@ from crm.integration.service import (
 )
 from crm.points.schemas import ReferralReward
 
-router = APIRouter(prefix="/api/integration/v1", tags=["integration"])
+router = APIRouter(
+    prefix="/api/integration/v1",
+    tags=["integration"],
+    dependencies=[Depends(per_ip("integration", "integration_requests_per_ip_per_minute"))],
+)
 client_key = HTTPBearer(
     auto_error=False,
     scheme_name="IntegrationKey",
@@ -54,6 +59,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         "domain's refusal: CouponAlreadyUsed, CouponExpired, InsufficientPoints, "
         "ReferralCapReached …",
     },
+    429: {"model": ErrorBody, "description": "TooManyRequests: too many requests from this IP"},
 }
 IDEMPOTENCY_HELP = (
     "Required on every write: a new value per new request, the same value when retrying it. "

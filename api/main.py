@@ -11,9 +11,10 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from api import health, integration, mp, wechat
+from api.backoffice import audit as backoffice_audit
 from api.backoffice import coupons as backoffice_coupons
 from api.backoffice import dashboard as backoffice_dashboard
 from api.backoffice import handoffs as backoffice_handoffs
@@ -61,6 +62,7 @@ def build_context(settings: Settings, http: httpx.AsyncClient) -> AppContext:
             budget_seconds=settings.reply_budget_seconds,
             passive_replies=passive,
             dedup_ttl_seconds=settings.dedup_ttl_seconds,
+            messages_per_minute=settings.openid_messages_per_minute,
             lookup_unionid=_unionid_of(api) if passive else None,
             typing=api.typing if passive else None,
         )
@@ -137,6 +139,7 @@ def create_app(settings: Settings | None = None, sandbox: SandboxState | None = 
                     await worker
 
     app = FastAPI(title="匠心五金 WeChat bot", lifespan=lifespan)
+    app.state.settings = settings  # also for requests served without the lifespan (tests)
     app.include_router(wechat.router)
     app.include_router(health.router)
     app.include_router(mp.router)
@@ -151,11 +154,12 @@ def create_app(settings: Settings | None = None, sandbox: SandboxState | None = 
     app.include_router(backoffice_ticket_pages.chat_router)
     app.include_router(backoffice_members.router)
     app.include_router(backoffice_simulator.router)
+    app.include_router(backoffice_audit.router)
     if settings.sandbox_enabled:
         app.mount("/sandbox", create_sandbox(settings, sandbox))
 
     @app.exception_handler(DomainError)
-    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status_code)
+    async def domain_error(_: Request, exc: DomainError) -> Response:
+        return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers())
 
     return app

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from api.deps import AppContext, bearer, get_context
+from api.limits import per_ip
 from bot.mp_login import current_session, login
 from bot.mp_phone import bind_phone_number
 from crm.db import session_scope
@@ -16,7 +17,11 @@ from crm.members import account
 from crm.members.schemas import MemberCoupons, MemberOverview, MemberPoints
 from crm.points.rules import today
 
-router = APIRouter(prefix="/api/mp", tags=["mini-program"])
+router = APIRouter(
+    prefix="/api/mp",
+    tags=["mini-program"],
+    dependencies=[Depends(per_ip("mp", "mp_api_requests_per_ip_per_minute"))],
+)
 Context = Annotated[AppContext, Depends(get_context)]
 Token = Annotated[str, Depends(bearer)]
 

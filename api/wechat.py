@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, Response
 
 from api.deps import AppContext, Channel, get_context
+from api.limits import count_forged, forging_blocked
 from bot.wechat import ForgedRequest, MalformedPush, query_from_mapping
 
 log = logging.getLogger(__name__)
@@ -26,21 +27,27 @@ def _forbidden() -> Response:
 
 
 def _verify(request: Request, channel: Channel) -> Response:
+    if forging_blocked(request):
+        return _forbidden()
     query = query_from_mapping(request.query_params)
     try:
         channel.codec.verify(query)
     except ForgedRequest:
+        count_forged(request)
         return _forbidden()
     return PlainTextResponse(query.echostr)
 
 
 async def _receive(request: Request, channel: Channel, name: str) -> Response:
     received_at = time.monotonic()
+    if forging_blocked(request):  # before any crypto work
+        return _forbidden()
     query = query_from_mapping(request.query_params)
     try:
         push = channel.codec.open(query, await request.body(), channel.formats)
     except ForgedRequest as exc:
         log.warning("rejected %s push: %s", name, exc)
+        count_forged(request)
         return _forbidden()
     except MalformedPush as exc:
         log.warning("malformed %s push ignored: %s", name, exc)

@@ -25,3 +25,6 @@ BUSY = "".join(
         f"着急的话请拨打客服热线 {HOTLINE}。",
     )
 )
+
+# Said once per window to a user over the per-openid message limit (their messages are kept).
+SLOW_DOWN = "您发送得太快了，请稍等片刻再发。"

@@ -21,13 +21,15 @@ from crm.customers import service as customers
 from crm.customers.models import WechatIdentity
 from crm.db import session_scope
 from crm.handoff import events
-from crm.kv import KeyValueStore
+from crm.kv import KeyValueStore, RateDecision
 
 log = logging.getLogger(__name__)
 
 
 # Seconds kept back from the budget to store and seal a passive reply once Rasa has answered.
 REPLY_RESERVE = 0.5
+# The window of the per-openid message limit.
+LIMIT_WINDOW_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class ChannelRuntime:
         budget_seconds: float,
         passive_replies: bool = True,
         dedup_ttl_seconds: int = 600,
+        messages_per_minute: int = 20,
         lookup_unionid: Callable[[str], Awaitable[str | None]] | None = None,
         typing: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
@@ -67,6 +70,7 @@ class ChannelRuntime:
         self.budget = budget_seconds
         self.passive_replies = passive_replies
         self.dedup_ttl = dedup_ttl_seconds
+        self.messages_per_minute = messages_per_minute
         self.lookup_unionid = lookup_unionid
         self.typing = typing
         # One lock per user while any of their messages is in flight (weak: no leak).
@@ -92,6 +96,9 @@ class ChannelRuntime:
             return None
         if stored.needs_unionid and self.lookup_unionid is not None:
             self._keep(self._link_unionid(stored.identity_id, push.openid))
+        over = self._over_limit(push, stored)
+        if over is not None:
+            return await self._slow_down(stored, push.openid, over)
         if stored.plan.say:
             return await self._deliver(stored, [stored.plan.say], passive_allowed=True)
         if not (stored.plan.ask or stored.plan.intent):
@@ -102,6 +109,22 @@ class ChannelRuntime:
         if not self.passive_replies:
             remaining = 0.0
         return await self._converse(push, stored, remaining)
+
+    def _over_limit(self, push: Push, stored: Stored) -> RateDecision | None:
+        """Count a user's message bound for the bot; the decision when it is over the limit."""
+        plan = stored.plan
+        if push.msg_type == "event" or not (plan.say or plan.ask or plan.intent):
+            return None  # events (location reports…) and messages for a human agent are free
+        key = f"rl:openid:{self.appid}:{push.openid}"
+        decision = self.store.hit(key, self.messages_per_minute, LIMIT_WINDOW_SECONDS)
+        return None if decision.allowed else decision
+
+    async def _slow_down(self, stored: Stored, openid: str, over: RateDecision) -> str | None:
+        """Ask the user once per window to slow down; the message itself stays stored."""
+        if not self.store.claim(f"rl:told:{self.appid}:{openid}", over.retry_after):
+            return None
+        log.warning("%s is over %d messages a minute", openid, self.messages_per_minute)
+        return await self._deliver(stored, [replies.SLOW_DOWN], passive_allowed=True)
 
     async def _converse(self, push: Push, stored: Stored, budget: float) -> str | None:
         task = asyncio.create_task(self._ask_in_order(push.openid, stored.plan, stored.resume))

@@ -74,6 +74,20 @@ class Settings(BaseSettings):
     handoff_idle_minutes: int = Field(default=30, gt=0)
     # Back-office login: minutes a staff session lives without a request (each request extends it).
     staff_session_minutes: int = Field(default=480, gt=0)
+    # Abuse limits, per minute (counted in Redis, or in process without it; Redis down: no limit).
+    # A WeChat user's messages that reach the bot; beyond it they are kept but not answered.
+    openid_messages_per_minute: int = Field(default=20, gt=0)
+    # Requests from one IP address to /api/mp and to /api/integration.
+    mp_api_requests_per_ip_per_minute: int = Field(default=120, gt=0)
+    integration_requests_per_ip_per_minute: int = Field(default=600, gt=0)
+    # Failed signature checks on the WeChat callbacks from one IP, then 403 without checking.
+    signature_failures_per_ip_per_minute: int = Field(default=30, gt=0)
+    # Failed back-office logins from one IP, then 429 without checking (besides the per-account
+    # lockout; successful logins are free: a store's staff share one address).
+    login_failures_per_ip_per_minute: int = Field(default=20, gt=0)
+    # Addresses of our own reverse proxies: only requests from them have their client taken from
+    # X-Forwarded-For (the last address a trusted proxy added). Empty: the peer address counts.
+    trusted_proxies: list[str] = Field(default_factory=list)
     # Run the outbox delivery worker inside the api process (the embedded default).
     delivery_worker: bool = True
     # Run the daily jobs (points and coupon expiry, birthday coupons, tier re-rating) inside the

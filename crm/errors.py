@@ -19,6 +19,10 @@ class DomainError(Exception):
         """What the API answers: the error's name and its detail."""
         return {"error": type(self).__name__, "detail": self.detail}
 
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the API adds to the answer (none by default)."""
+        return {}
+
 
 class NotFound(DomainError):
     """The thing asked for does not exist."""
@@ -75,9 +79,17 @@ class Forbidden(DomainError):
 
 
 class TooManyRequests(DomainError):
-    """Slow down."""
+    """Slow down; `retry_after`, when known, is the seconds to wait (the Retry-After header)."""
 
     status_code = 429
+
+    def __init__(self, detail: str, retry_after: int | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        """Retry-After when the wait is known."""
+        return {} if self.retry_after is None else {"Retry-After": str(self.retry_after)}
 
 
 class Locked(DomainError):

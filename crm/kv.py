@@ -2,14 +2,48 @@
 
 from __future__ import annotations
 
+import logging
+import math
 import threading
 import time
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
 import redis
 
 from crm.config import get_settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RateDecision:
+    """One hit on a fixed-window counter: allowed, hits left, seconds until the window ends."""
+
+    allowed: bool
+    remaining: int
+    retry_after: int
+
+
+def _decision(count: int, limit: int, ttl_seconds: float) -> RateDecision:
+    return RateDecision(count <= limit, max(0, limit - count), max(1, math.ceil(ttl_seconds)))
+
+
+# INCRBY and the window's expiry in one atomic step; cost 0 only reads (a peek creates nothing).
+_HIT = """
+local cost = tonumber(ARGV[1])
+if cost == 0 then
+  return {tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('PTTL', KEYS[1])}
+end
+local count = redis.call('INCRBY', KEYS[1], cost)
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  ttl = tonumber(ARGV[2])
+end
+return {count, ttl}
+"""
 
 
 class KeyValueStore(Protocol):
@@ -35,6 +69,10 @@ class KeyValueStore(Protocol):
         """True when the store answers."""
         ...
 
+    def hit(self, key: str, limit: int, window_seconds: int, cost: int = 1) -> RateDecision:
+        """Count `cost` hits on `key`'s window (0: only look); never raises (fails open)."""
+        ...
+
 
 class RedisStore:
     """KeyValueStore over a Redis server."""
@@ -42,6 +80,8 @@ class RedisStore:
     def __init__(self, client: redis.Redis, prefix: str = "jx:") -> None:
         self.client = client
         self.prefix = prefix
+        self._hit = client.register_script(_HIT)
+        self._failing = False  # log a Redis outage once, not on every request
 
     def claim(self, key: str, ttl_seconds: int) -> bool:
         return bool(self.client.set(self.prefix + key, "1", nx=True, ex=ttl_seconds))
@@ -61,6 +101,21 @@ class RedisStore:
             return bool(self.client.ping())
         except redis.RedisError:
             return False
+
+    def hit(self, key: str, limit: int, window_seconds: int, cost: int = 1) -> RateDecision:
+        # A limiter must never hold a callback: without Redis, everyone is let through.
+        try:
+            count, ttl_ms = self._hit(keys=[self.prefix + key], args=[cost, window_seconds * 1000])
+        except redis.RedisError as exc:
+            if not self._failing:
+                log.error("rate limits off (failing open): Redis error %s", exc)
+            self._failing = True
+            return RateDecision(True, limit, 0)
+        if self._failing:
+            log.warning("rate limits back on: Redis answers again")
+            self._failing = False
+        ttl = ttl_ms / 1000 if ttl_ms > 0 else window_seconds
+        return _decision(int(count), limit, ttl)
 
 
 class MemoryStore:
@@ -98,6 +153,17 @@ class MemoryStore:
 
     def ping(self) -> bool:
         return True
+
+    def hit(self, key: str, limit: int, window_seconds: int, cost: int = 1) -> RateDecision:
+        key = f"hits:{key}"  # apart from claim/get/set values
+        now = time.monotonic()
+        with self._lock:
+            value = self._live(key)
+            count = int(value) + cost if value is not None else cost
+            expires = self._data[key][1] if value is not None else now + window_seconds
+            if cost or value is not None:
+                self._data[key] = (str(count), expires)
+        return _decision(count, limit, expires - now)
 
 
 def redis_client(url: str) -> redis.Redis:

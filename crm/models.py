@@ -1,5 +1,6 @@
 """Imports every model module so that Base.metadata is complete (Alembic, tests)."""
 
+from crm.audit.models import AuditEntry
 from crm.conversations.models import Conversation, Message
 from crm.coupons.models import Coupon
 from crm.customers.models import Customer, SubscriptionCredit, WechatIdentity
@@ -14,6 +15,7 @@ from crm.staff.models import StaffSession, StaffUser
 from crm.tickets.models import RepairTicket, TicketEvent, TicketFollowUp
 
 __all__ = [
+    "AuditEntry",
     "Base",
     "Conversation",
     "Coupon",

@@ -52,13 +52,18 @@ def _ensure_database(url: str) -> None:
         admin.dispose()
 
 
-def migrate(url: str) -> None:
-    """Bring the database at `url` to the newest migration, as `make migrate` does."""
+def alembic_config(url: str) -> Config:
+    """Alembic's configuration for the database at `url`."""
     config = Config(str(ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(ROOT / "migrations"))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     config.attributes["configure_logging"] = False
-    command.upgrade(config, "head")
+    return config
+
+
+def migrate(url: str) -> None:
+    """Bring the database at `url` to the newest migration, as `make migrate` does."""
+    command.upgrade(alembic_config(url), "head")
 
 
 @pytest.fixture(scope="session")

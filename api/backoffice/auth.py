@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from api.backoffice.audit import who
 from api.backoffice.web import (
     COOKIE,
     CSRF_MESSAGE,
@@ -24,6 +25,8 @@ from api.backoffice.web import (
     render,
     set_session_cookie,
 )
+from api.limits import TOO_FAST, count_login_failure, login_blocked
+from crm.audit import service as audit_log
 from crm.config import get_settings
 from crm.db import session_scope
 from crm.errors import DomainError, Forbidden, Locked, Unauthorized
@@ -50,7 +53,7 @@ def safe_next(value: str | None) -> str:
 
 
 def log_in(username: str, password: str, ip: str | None, old_token: str | None) -> str:
-    """A new session's token; a failed attempt is committed before its error is raised."""
+    """A new session's token; a failed attempt is committed (and audited) before it is raised."""
     failure: DomainError | None = None
     token = ""
     with session_scope() as session:
@@ -58,18 +61,25 @@ def log_in(username: str, password: str, ip: str | None, old_token: str | None) 
             user = service.authenticate(session, username, password, ip)
         except (Unauthorized, Forbidden, Locked) as exc:
             failure = exc  # leave the scope normally: the failure counter must be committed
+            action = "login.locked" if isinstance(exc, Locked) else "login.failed"
+            tried = audit_log.Who(None, username, None, ip)
+            detail = {"error": type(exc).__name__}
+            audit_log.record(session, tried, action, "staff", username, detail, "refused")
         else:
             service.close_session(session, old_token)
             token, _ = service.open_session(session, user, ip)
+            me = audit_log.Who(user.id, user.username, user.role, ip)
+            audit_log.record(session, me, "login.ok", "staff", user.username)
     if failure is not None:
         raise failure
     return token
 
 
-def log_out(token: str | None) -> None:
+def log_out(token: str | None, me: audit_log.Who) -> None:
     """Close the browser's session."""
     with session_scope() as session:
         service.close_session(session, token)
+        audit_log.record(session, me, "logout", "staff", me.username)
 
 
 def login_form(
@@ -131,6 +141,12 @@ async def login_submit(
 ) -> Response:
     """Check the password; on success a session cookie and a redirect to `next`."""
     target = safe_next(next)
+    ip_check = await asyncio.to_thread(login_blocked, request)  # before any password check
+    if not ip_check.allowed:
+        message = TOO_FAST.format(seconds=ip_check.retry_after)
+        refused = login_form(request, target, 429, message, username=username)
+        refused.headers["Retry-After"] = str(ip_check.retry_after)
+        return refused
     expected = request.cookies.get(LOGIN_COOKIE, "")
     if not expected or not secrets.compare_digest(csrf_token.encode(), expected.encode()):
         return login_form(request, target, 403, CSRF_MESSAGE, username=username)
@@ -140,6 +156,7 @@ async def login_submit(
     try:
         token = await asyncio.to_thread(log_in, username, password, client_ip(request), old)
     except (Unauthorized, Forbidden, Locked) as exc:
+        await asyncio.to_thread(count_login_failure, request)
         return login_form(request, target, exc.status_code, exc.detail, username=username)
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(response, token)
@@ -148,9 +165,9 @@ async def login_submit(
 
 
 @router.post("/logout")
-async def logout(request: Request, _: CsrfStaff) -> Response:
+async def logout(request: Request, staff: CsrfStaff) -> Response:
     """End the session and go back to the login page."""
-    await asyncio.to_thread(log_out, request.cookies.get(COOKIE))
+    await asyncio.to_thread(log_out, request.cookies.get(COOKIE), who(request, staff))
     response = RedirectResponse(f"{LOGIN_PATH}?logged_out=1", status_code=303)
     clear_session_cookie(response)
     return response

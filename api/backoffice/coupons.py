@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from api.backoffice.audit import audited
 from api.backoffice.web import CsrfStaff, StaffContext, StaffPage, render
 from api.deps import AppContext, get_context
 from crm.coupons import report
@@ -88,8 +89,10 @@ def issue(
 ) -> HTMLResponse | RedirectResponse:
     """Issue the campaign's coupon to a segment, once per form; on refusal the page says why."""
     day = today()
+    detail = {"segment": segment, "threshold": threshold}
     try:
-        with session_scope() as session:
+        with audited(request, staff, "coupon.issue", "campaign", campaign, detail) as unit:
+            session = unit.session
             plan = report.plan_issue(
                 session, campaign, staff.role, segment, threshold, idempotency_key, day
             )
@@ -101,6 +104,7 @@ def issue(
                 day,
                 threshold_yuan=plan.threshold_yuan,
             )
+            unit.detail["issued"] = issued
     except DomainError as exc:
         form = {"segment": segment, "threshold": threshold}
         return _page(request, staff, campaign, exc.detail, exc.status_code, form)

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 
+from api.backoffice.audit import audited
 from api.backoffice.web import CsrfStaff, StaffContext, StaffPage, render
 from api.deps import AppContext, get_context
 from crm.config import get_settings
@@ -100,7 +101,8 @@ def conversation_page(
 def handoff_page(request: Request, staff: StaffPage, handoff_id: int) -> HTMLResponse:
     """One conversation: transcript, customer panel, reply box and actions."""
     try:
-        return conversation_page(request, staff, handoff_id)
+        with audited(request, staff, "handoff.view", "handoff", handoff_id):
+            return conversation_page(request, staff, handoff_id)
     except DomainError as exc:
         return render(request, "error.html", staff, status_code=exc.status_code, message=exc.detail)
 
@@ -120,11 +122,13 @@ def _act(
     context: AppContext,
     handoff_id: int,
     change: Callable[..., object],
+    action: str,
+    detail: dict[str, Any] | None = None,
 ) -> HTMLResponse | RedirectResponse:
-    """Run one change in its own unit of work; tell everyone; on refusal, say why."""
+    """Run one audited change in its own unit of work; tell everyone; on refusal, say why."""
     try:
-        with session_scope() as session:
-            change(session, actor(staff))
+        with audited(request, staff, action, "handoff", handoff_id, detail) as unit:
+            change(unit.session, actor(staff))
     except DomainError as exc:
         try:
             return conversation_page(request, staff, handoff_id, exc.detail, exc.status_code)
@@ -144,7 +148,13 @@ def take(
 ) -> HTMLResponse | RedirectResponse:
     """Take a waiting conversation."""
     return _act(
-        request, staff, context, handoff_id, lambda s, a: handoffs.take(s, handoff_id, a, version)
+        request,
+        staff,
+        context,
+        handoff_id,
+        lambda s, a: handoffs.take(s, handoff_id, a, version),
+        "handoff.take",
+        {"version": version},
     )
 
 
@@ -158,7 +168,13 @@ def reply(
 ) -> HTMLResponse | RedirectResponse:
     """Send the agent's reply through the customer-service API."""
     return _act(
-        request, staff, context, handoff_id, lambda s, a: handoffs.reply(s, handoff_id, a, text)
+        request,
+        staff,
+        context,
+        handoff_id,
+        lambda s, a: handoffs.reply(s, handoff_id, a, text),
+        "handoff.reply",
+        {"chars": len(text)},  # the length only: the text itself stays in the transcript
     )
 
 
@@ -178,6 +194,8 @@ def notify(
         context,
         handoff_id,
         lambda s, a: notices.notify_customer(s, handoff_id, a, text, settings),
+        "handoff.notify",
+        {"chars": len(text)},
     )
 
 
@@ -198,7 +216,8 @@ def transfer(
             raise DomainError("找不到这位同事，或 TA 的账号已停用")
         return handoffs.transfer(session, handoff_id, me, version, target)
 
-    return _act(request, staff, context, handoff_id, change)
+    detail = {"version": version, "to": to}
+    return _act(request, staff, context, handoff_id, change, "handoff.transfer", detail)
 
 
 @router.post("/handoffs/{handoff_id}/resolve", response_model=None)
@@ -212,6 +231,8 @@ def resolve(
         context,
         handoff_id,
         lambda s, a: handoffs.resolve(s, handoff_id, a, version),
+        "handoff.resolve",
+        {"version": version},
     )
     if isinstance(response, RedirectResponse):
         return RedirectResponse("/backoffice", status_code=303)

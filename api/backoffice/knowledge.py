@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from api.backoffice.audit import audited
 from api.backoffice.web import CsrfStaff, StaffContext, StaffPage, render, require_role
 from crm.db import SHANGHAI, session_scope, utcnow
 from crm.errors import DomainError
@@ -127,12 +128,13 @@ def create(
     from_unanswered: Field = "",
 ) -> HTMLResponse | RedirectResponse:
     """Create a back-office FAQ; the bot answers it from the next message on."""
+    detail = {"category": category, "from_unanswered": bool(from_unanswered)}
     try:
-        with session_scope() as session:
+        with audited(request, staff, "faq.create", "faq", None, detail) as unit:
             faq = editing.create_faq(
-                session, question, answer, category, staff.username, from_unanswered or None
+                unit.session, question, answer, category, staff.username, from_unanswered or None
             )
-            faq_id = faq.id
+            faq_id = unit.target_id = faq.id
     except DomainError as exc:
         form = {
             "question": question,
@@ -161,8 +163,8 @@ def update(
 ) -> HTMLResponse | RedirectResponse:
     """Save an FAQ's new question and answer; on refusal the form says why."""
     try:
-        with session_scope() as session:
-            editing.update_faq(session, faq_id, question, answer, staff.username)
+        with audited(request, staff, "faq.update", "faq", faq_id) as unit:
+            editing.update_faq(unit.session, faq_id, question, answer, staff.username)
     except DomainError as exc:
         form = {"question": question, "answer": answer}
         return _form_page(request, staff, faq_id, form, exc.detail, exc.status_code)

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from api.backoffice.audit import audited
 from api.backoffice.handoffs import actor
 from api.backoffice.web import CsrfStaff, StaffContext, StaffPage, render, require_role
 from crm.db import SHANGHAI, session_scope
@@ -64,7 +65,8 @@ def _page(
 @router.get("/{customer_id}", response_class=HTMLResponse)
 def member(request: Request, staff: StaffPage, customer_id: int) -> HTMLResponse:
     """One member: the 360° panel, the latest 20 ledger lines, the adjust form for supervisors."""
-    return _page(request, staff, customer_id)
+    with audited(request, staff, "member.view", "customer", customer_id):
+        return _page(request, staff, customer_id)
 
 
 @router.post("/{customer_id}/points", response_model=None)
@@ -78,10 +80,17 @@ def adjust(
     idempotency_key: Field = "",
 ) -> HTMLResponse | RedirectResponse:
     """Credit or debit the member's points once per form; on refusal the page says why."""
+    detail = {"amount": amount, "reason": reason}
     try:
-        with session_scope() as session:
+        with audited(request, staff, "points.adjust", "customer", customer_id, detail) as unit:
             directory.adjust_points(
-                session, customer_id, actor(staff), staff.username, amount, reason, idempotency_key
+                unit.session,
+                customer_id,
+                actor(staff),
+                staff.username,
+                amount,
+                reason,
+                idempotency_key,
             )
     except DomainError as exc:
         form = {"amount": amount, "reason": reason}

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.backoffice import handoffs as handoff_pages
+from api.backoffice.audit import audited
 from api.backoffice.handoffs import actor
 from api.backoffice.web import CsrfStaff, StaffContext, StaffPage, render
 from api.deps import AppContext, get_context
@@ -73,8 +74,10 @@ def transition(
 ) -> HTMLResponse | RedirectResponse:
     """Move the ticket to a state its lifecycle allows; the customer is notified."""
     try:
-        with session_scope() as session:
-            staff_tickets.change_state(session, number, actor(staff), staff.username, to, note)
+        with audited(
+            request, staff, "ticket.transition", "ticket", number.upper(), {"to": to}
+        ) as unit:
+            staff_tickets.change_state(unit.session, number, actor(staff), staff.username, to, note)
     except DomainError as exc:
         return _render_ticket(request, staff, number, exc.detail, exc.status_code)
     context.worker.wake()  # the notice is committed to the outbox: send it now
@@ -86,10 +89,11 @@ def diagnose(
     request: Request, staff: CsrfStaff, number: str, diagnosis: Field, quote_yuan: Field = ""
 ) -> HTMLResponse | RedirectResponse:
     """Record the repair centre's finding and, out of warranty, the quote."""
+    detail = {"quote_yuan": quote_yuan}
     try:
-        with session_scope() as session:
+        with audited(request, staff, "ticket.diagnose", "ticket", number.upper(), detail) as unit:
             staff_tickets.diagnose(
-                session, number, actor(staff), staff.username, diagnosis, quote_yuan
+                unit.session, number, actor(staff), staff.username, diagnosis, quote_yuan
             )
     except DomainError as exc:
         return _render_ticket(request, staff, number, exc.detail, exc.status_code)
@@ -123,10 +127,11 @@ def open_from_conversation(
     idempotency_key: Field = "",
 ) -> HTMLResponse | RedirectResponse:
     """Open a repair ticket for the customer of the agent's conversation."""
+    detail = {"handoff_id": handoff_id, "sku": sku_other.strip() or sku, "method": service_method}
     try:
-        with session_scope() as session:
+        with audited(request, staff, "ticket.create", "ticket", None, detail) as unit:
             ticket = staff_tickets.open_from_conversation(
-                session,
+                unit.session,
                 handoff_id,
                 actor(staff),
                 sku_other.strip() or sku,
@@ -137,7 +142,7 @@ def open_from_conversation(
                 store_id=store_id or None,
                 idempotency_key=idempotency_key or None,
             )
-            number = ticket.number
+            number = unit.target_id = ticket.number
     except DomainError as exc:
         return _back_to_conversation(request, staff, handoff_id, exc)
     context.worker.wake()  # the read-back to the customer is in the outbox

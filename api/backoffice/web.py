@@ -225,9 +225,11 @@ async def _login_required(request: Request, exc: Exception) -> Response:
 async def _error_page(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
     if wants_json(request) or not is_backoffice(request.url.path):
-        return JSONResponse(exc.body(), status_code=exc.status_code)
+        return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers())
     staff = getattr(request.state, "staff", None)
-    return render(request, "error.html", staff, exc.status_code, message=exc.detail)
+    page = render(request, "error.html", staff, exc.status_code, message=exc.detail)
+    page.headers.update(exc.headers())
+    return page
 
 
 async def _http_error_page(request: Request, exc: Exception) -> Response:
