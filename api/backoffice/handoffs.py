@@ -97,14 +97,21 @@ def conversation_page(
     return page
 
 
+def refused_page(
+    request: Request, staff: StaffContext, handoff_id: int, exc: DomainError
+) -> HTMLResponse:
+    """The conversation's page saying why a change was refused (an error page if it is gone)."""
+    try:
+        return conversation_page(request, staff, handoff_id, exc.detail, exc.status_code)
+    except DomainError:
+        return render(request, "error.html", staff, status_code=exc.status_code, message=exc.detail)
+
+
 @router.get("/handoffs/{handoff_id}", response_class=HTMLResponse)
 def handoff_page(request: Request, staff: StaffPage, handoff_id: int) -> HTMLResponse:
     """One conversation: transcript, customer panel, reply box and actions."""
-    try:
-        with audited(request, staff, "handoff.view", "handoff", handoff_id):
-            return conversation_page(request, staff, handoff_id)
-    except DomainError as exc:
-        return render(request, "error.html", staff, status_code=exc.status_code, message=exc.detail)
+    with audited(request, staff, "handoff.view", "handoff", handoff_id):
+        return conversation_page(request, staff, handoff_id)
 
 
 @router.get("/handoffs/{handoff_id}/transcript", response_class=HTMLResponse)
@@ -130,13 +137,7 @@ def _act(
         with audited(request, staff, action, "handoff", handoff_id, detail) as unit:
             change(unit.session, actor(staff))
     except DomainError as exc:
-        try:
-            return conversation_page(request, staff, handoff_id, exc.detail, exc.status_code)
-        except DomainError:
-            message = exc.detail
-            return render(
-                request, "error.html", staff, status_code=exc.status_code, message=message
-            )
+        return refused_page(request, staff, handoff_id, exc)
     context.worker.wake()
     events.publish("changed", handoff_id=handoff_id)
     return RedirectResponse(f"/backoffice/handoffs/{handoff_id}", status_code=303)

@@ -100,18 +100,6 @@ def diagnose(
     return RedirectResponse(f"/backoffice/tickets/{number.upper()}?done=1", status_code=303)
 
 
-def _back_to_conversation(
-    request: Request, staff: StaffContext, handoff_id: int, exc: DomainError
-) -> HTMLResponse:
-    """The conversation's page saying why no ticket was opened (else an error page)."""
-    try:
-        return handoff_pages.conversation_page(
-            request, staff, handoff_id, exc.detail, exc.status_code
-        )
-    except DomainError:
-        return render(request, "error.html", staff, exc.status_code, message=exc.detail)
-
-
 @chat_router.post("/{handoff_id}/ticket", response_model=None)
 def open_from_conversation(
     request: Request,
@@ -144,7 +132,7 @@ def open_from_conversation(
             )
             number = unit.target_id = ticket.number
     except DomainError as exc:
-        return _back_to_conversation(request, staff, handoff_id, exc)
+        return handoff_pages.refused_page(request, staff, handoff_id, exc)
     context.worker.wake()  # the read-back to the customer is in the outbox
     events.publish("changed", handoff_id=handoff_id)
     return RedirectResponse(f"/backoffice/tickets/{number}", status_code=303)

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crm.conversations.models import Conversation, Message
+from crm.conversations.models import Message
 from crm.customers.models import Customer
 from crm.db import as_utc, utcnow
 from crm.handoff.models import REASONS, Handoff
@@ -106,8 +106,3 @@ def actor_of(session: Session, user_id: int) -> Actor | None:
     if user is None or not user.active:
         return None
     return Actor(user.id, user.display_name, user.role, user.store_id)
-
-
-def conversation_of(session: Session, handoff: Handoff) -> Conversation:
-    """The handoff's conversation (loaded)."""
-    return handoff.conversation

@@ -4,29 +4,22 @@ from __future__ import annotations
 
 import re
 import secrets
-import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
 import redis
-import uvicorn
-from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 from sqlalchemy import Engine, delete, select
 
 from api.backoffice import simulator
-from api.main import create_app
 from bot import replies
 from crm.config import Settings
 from crm.db import session_scope
 from crm.staff import service
 from crm.staff.models import StaffSession, StaffUser
 from tests.api.conftest import CLOSED_PORT_URL, inbound
-from tests.servers import SHARED_SANDBOX, free_port
+from tests.servers import serve_api
 
 PAGE = "/backoffice/simulator"
 SEND = f"{PAGE}/send"
@@ -38,38 +31,9 @@ JSON = {"Accept": "application/json"}
 LoggedIn = Callable[[str], tuple[httpx.Client, str]]
 
 
-def with_simulator(app: FastAPI) -> FastAPI:
-    """The app with the simulator's routes (unless api/main.py already includes them)."""
-    # FastAPI 0.165 keeps included routers whole in app.routes: ask the OpenAPI paths instead.
-    if PAGE not in get_openapi(title=app.title, version=app.version, routes=app.routes)["paths"]:
-        app.include_router(simulator.router)
-    return app
-
-
-@contextmanager
-def serve(**overrides: Any) -> Iterator[str]:
-    """The api with the simulator on a real port: the simulator posts to its own callback."""
-    port = free_port()
-    settings = Settings(port=port, rasa_url=CLOSED_PORT_URL, **overrides)
-    app = with_simulator(create_app(settings, sandbox=SHARED_SANDBOX))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise TimeoutError("api did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(20)
-
-
 @pytest.fixture
 def api(engine: Engine, redis_db: redis.Redis) -> Iterator[str]:
-    with serve() as url:
+    with serve_api(rasa_url=CLOSED_PORT_URL) as url:
         yield url
 
 
@@ -244,7 +208,7 @@ def test_not_logged_in_gets_401_or_the_login_page(api: str) -> None:
 def test_everything_is_404_when_real_wechat_is_configured(
     engine: Engine, redis_db: redis.Redis, logged_in: LoggedIn
 ) -> None:
-    with serve(wechat_api_base="http://127.0.0.1:9") as url:
+    with serve_api(rasa_url=CLOSED_PORT_URL, wechat_api_base="http://127.0.0.1:9") as url:
         client, _ = logged_in(url)
         openid = new_openid()
         assert client.get(PAGE).status_code == 404
