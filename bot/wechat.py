@@ -88,9 +88,12 @@ class Push:
 
     @property
     def wechat_msg_id(self) -> int | None:
-        """MsgId as an exact 64-bit integer (events have none)."""
+        """MsgId as an exact 64-bit integer (events have none; None when it is not one)."""
         value = self.get("MsgId")
-        return int(value) if value.isdigit() and int(value) > 0 else None
+        if not (value.isascii() and value.isdigit() and len(value) <= 19):
+            return None  # "²".isdigit() is true; 2**63 and beyond do not fit the BIGINT column
+        number = int(value)
+        return number if 0 < number < 2**63 else None
 
     @property
     def dedup_key(self) -> str:
@@ -159,6 +162,7 @@ class WeChatCodec:
             return _push(fields, text, encrypted=False, key_index=0)
         envelope = fields
         last: Exception | None = None
+        foreign = False  # one key opened it, but it names another appid
         for index, crypto in enumerate(self._cryptos):
             try:
                 plain = crypto.decrypt_message(
@@ -168,9 +172,10 @@ class WeChatCodec:
                 raise ForgedRequest("msg_signature mismatch") from exc
             except Exception as exc:  # wrong key or appid, bad base64, bad padding
                 last = exc
+                foreign = foreign or isinstance(exc, InvalidAppIdException)
                 continue
             return _push(_parse(str(plain), formats), str(plain), encrypted=True, key_index=index)
-        if isinstance(last, InvalidAppIdException):
+        if foreign:
             raise ForgedRequest("ciphertext is for another appid or key") from last
         raise MalformedPush(f"cannot decrypt: {type(last).__name__}") from last
 
@@ -197,7 +202,8 @@ def _parse(text: str, formats: tuple[str, ...]) -> dict[str, Any]:
     if stripped.startswith("{") and "json" in formats:
         try:
             data = json.loads(stripped)
-        except ValueError as exc:
+            json.dumps(data, ensure_ascii=False).encode()  # "\ud800" escapes a lone surrogate
+        except ValueError as exc:  # UnicodeEncodeError included
             raise MalformedPush("invalid JSON") from exc
     elif stripped.startswith("<") and "xml" in formats:
         try:
@@ -224,7 +230,14 @@ def _push(fields: dict[str, Any], raw: str, encrypted: bool, key_index: int) -> 
     )
     if not push.openid or not push.msg_type:
         raise MalformedPush("no FromUserName or MsgType")
+    if push.get("MsgId") not in ("", "0") and push.wechat_msg_id is None:
+        raise MalformedPush("MsgId is not a 64-bit message id")
     return push
+
+
+def push_from_raw(raw: str, encrypted: bool = False, key_index: int = 0) -> Push:
+    """A push again from the plaintext it was stored or spooled as (XML or JSON)."""
+    return _push(_parse(raw, ("xml", "json")), raw, encrypted, key_index)
 
 
 def query_from_mapping(params: Any) -> CallbackQuery:

@@ -11,10 +11,8 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.exception_handlers import (
-    http_exception_handler,
-    request_validation_exception_handler,
-)
+from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -244,7 +242,10 @@ async def _http_error_page(request: Request, exc: Exception) -> Response:
 async def _invalid_form_page(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     if wants_json(request) or not is_backoffice(request.url.path):
-        return await request_validation_exception_handler(request, exc)
+        # FastAPI's own handler echoes the input and fails on a body that is not UTF-8.
+        readable = {bytes: lambda raw: raw.decode(errors="replace")}
+        errors = jsonable_encoder(exc.errors(), custom_encoder=readable)
+        return JSONResponse({"detail": errors}, status_code=422)
     staff = getattr(request.state, "staff", None)
     return render(
         request, "error.html", staff, 422, message="提交的内容不完整或格式不对，请返回重试。"

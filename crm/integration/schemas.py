@@ -13,6 +13,7 @@ from crm.points.schemas import RefundPoints
 from crm.purchases.schemas import ImportReport
 
 MAX_ORDERS = 1000  # per request: every new order is also credited; bulk history goes by CLI
+MAX_ID = 2**31 - 1  # member ids are 32-bit INTEGER keys: anything larger names no member
 
 
 class ClientRead(BaseModel):
@@ -41,7 +42,9 @@ class _Strict(BaseModel):
 class MemberRef(_Strict):
     """The member, by `member_id` or by the `member_phone` bound to their account (one of them)."""
 
-    member_id: int | None = Field(default=None, gt=0, description="会员编号（customer id）")
+    member_id: int | None = Field(
+        default=None, gt=0, le=MAX_ID, description="会员编号（customer id）"
+    )
     member_phone: str | None = Field(default=None, description="会员绑定的 11 位手机号")
 
     @field_validator("member_phone")
@@ -153,6 +156,8 @@ class ReviewResult(BaseModel):
 class ReferralIn(_Strict):
     """The mall reporting that an invited friend's first order is 8 days delivered, unrefunded."""
 
-    referrer_id: int = Field(gt=0, description="the member whose invite the friend registered by")
-    friend_id: int = Field(gt=0, description="the invited friend's member id")
+    referrer_id: int = Field(
+        gt=0, le=MAX_ID, description="the member whose invite the friend registered by"
+    )
+    friend_id: int = Field(gt=0, le=MAX_ID, description="the invited friend's member id")
     first_order_no: str = Field(min_length=1, max_length=40)
