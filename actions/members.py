@@ -19,7 +19,8 @@ from crm.db import session_scope
 from crm.errors import DomainError
 from crm.kv import get_store
 from crm.members import binding
-from crm.members.replies import NOT_BOUND, coupons_summary, masked, points_summary
+from crm.members.replies import NOT_BOUND, coupons_summary, points_summary
+from crm.privacy.masking import mask_phone
 from crm.tickets import intake
 from crm.tickets.lifecycle import today
 
@@ -109,8 +110,8 @@ class ValidateBindForm(FormValidationAction):
             bound = await asyncio.to_thread(phone_of, tracker)
             if bound:  # nothing to do: say so and finish
                 dispatcher.utter_message(
-                    text=f"您的微信已绑定会员（手机号 {masked(bound)}）。回复「我的积分」查看积分"
-                    "和等级；需要换绑请回复「转人工」。"
+                    text=f"您的微信已绑定会员（手机号 {mask_phone(bound)}）。"
+                    "回复「我的积分」查看积分和等级；需要换绑请回复「转人工」。"
                 )
                 return {"bind_phone": ALREADY, "bind_code": ALREADY}
         phone = intake.phone_in(text_of(tracker))
@@ -119,7 +120,7 @@ class ValidateBindForm(FormValidationAction):
             if problem:
                 dispatcher.utter_message(text=problem)
                 return {"bind_phone": None}
-            dispatcher.utter_message(text=f"验证码已发送到 {masked(phone)}。")
+            dispatcher.utter_message(text=f"验证码已发送到 {mask_phone(phone)}。")
             return {"bind_phone": phone, "bind_code": None}
         if asked and not _leaving(tracker):
             dispatcher.utter_message(text="请发 11 位手机号，比如 13812345678。")

@@ -13,6 +13,10 @@ DEV_TOKEN = "jiangxin-dev-token"
 DEV_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 DEV_SECRET = "jiangxin-dev-secret"
 DEV_STAFF_TOKEN = "jiangxin-dev-staff-token"
+# Public development keys for personal data at rest (base64 of 32 bytes each).
+DEV_PII_KEY = "amlhbmd4aW4tZGV2LXBpaS1rZXktbm90LXNlY3JldCE="
+DEV_PII_KEYS = f"dev:{DEV_PII_KEY}"
+DEV_PII_HASH_KEY = "amlhbmd4aW4tZGV2LXBpaS1oYXNoLW5vdC1zZWNyZXQ="
 _PLACEHOLDERS = {DEV_TOKEN, DEV_AES_KEY, DEV_SECRET}
 
 
@@ -62,6 +66,17 @@ class Settings(BaseSettings):
     # Seconds the callback waits for Rasa before answering `success` and replying later.
     reply_budget_seconds: float = Field(default=4.0, gt=0, lt=5)
     dedup_ttl_seconds: int = 600
+    # Faults: a message the bot could not answer (Rasa down, a process killed mid-turn) is kept
+    # as pending and answered once Rasa is back; after these minutes without Rasa a human gets
+    # it instead. Pushes that could not be stored (database down) wait in SPOOL_DIR on disk and
+    # are replayed in order once the database answers.
+    # A "pending" message counts as abandoned (its process died) after PENDING_STALE_SECONDS:
+    # longer than any process may still be waiting for Rasa (60 s) plus the reply budget.
+    recovery: bool = True
+    pending_retry_seconds: float = Field(default=5.0, gt=0)
+    pending_stale_seconds: float = Field(default=75.0, gt=0)
+    pending_handoff_minutes: float = Field(default=10, gt=0)
+    spool_dir: str = "var/spool"
     mp_session_ttl_seconds: int = 7 * 24 * 3600
     # Who delivers SMS verification codes (member binding). Only "log" exists so far: it logs the
     # text and hands it to the sandbox; a real provider is to be added before production.
@@ -88,6 +103,12 @@ class Settings(BaseSettings):
     # Addresses of our own reverse proxies: only requests from them have their client taken from
     # X-Forwarded-For (the last address a trusted proxy added). Empty: the peer address counts.
     trusted_proxies: list[str] = Field(default_factory=list)
+    # Personal data at rest (phones, names): "kid:base64 32-byte key" pairs, comma-separated;
+    # the first encrypts, all decrypt (rotation: put the new key first, run
+    # `python -m crm.privacy rotate-keys`, then drop the old one). PII_HASH_KEY keys the hashes
+    # phones are looked up by. The defaults are public development keys, refused in production.
+    pii_keys: str = DEV_PII_KEYS
+    pii_hash_key: str = DEV_PII_HASH_KEY
     # Run the outbox delivery worker inside the api process (the embedded default).
     delivery_worker: bool = True
     # Run the daily jobs (points and coupon expiry, birthday coupons, tier re-rating) inside the
@@ -97,6 +118,12 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> Settings:
         if self.app_env == "production":
+            # The development keys are public: not even as an old key in the list.
+            if DEV_PII_KEY in self.pii_keys or self.pii_hash_key == DEV_PII_HASH_KEY:
+                raise ValueError(
+                    "PII_KEYS and PII_HASH_KEY need real keys in production "
+                    "(`python -m crm.privacy new-key` prints one)"
+                )
             if self.sms_provider == "log":
                 raise ValueError(
                     "SMS_PROVIDER=log only logs codes; production needs a real provider"
@@ -119,6 +146,9 @@ class Settings(BaseSettings):
                 raise ValueError(f"placeholder secrets are not allowed in production: {used}")
             if not self.wechat_api_base:
                 raise ValueError("WECHAT_API_BASE must be set in production")
+        from crm.privacy.crypto import Keyring  # late: crm.privacy imports this module
+
+        Keyring.parse(self.pii_keys, self.pii_hash_key)  # malformed keys stop the start-up
         for name in (
             "wechat_oa_aes_key",
             "wechat_mp_aes_key",

@@ -14,7 +14,7 @@ from crm.audit.models import OUTCOMES, AuditEntry
 from crm.coupons.report import Window, parse_window
 from crm.db import SHANGHAI
 from crm.errors import InvalidInput
-from crm.members.account import masked
+from crm.privacy.masking import mask_phone
 
 PAGE_SIZE = 50
 # A mainland mobile number anywhere in a detail's text (e.g. a refusal's message) is masked.
@@ -134,4 +134,6 @@ def _midnight(day: date) -> datetime:
 
 
 def _scrubbed(value: Any) -> Any:
-    return PHONE.sub(lambda m: masked(m.group()) or "", value) if isinstance(value, str) else value
+    return (
+        PHONE.sub(lambda m: mask_phone(m.group()) or "", value) if isinstance(value, str) else value
+    )

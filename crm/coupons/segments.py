@@ -128,7 +128,7 @@ def owns() -> ColumnElement[bool]:
     """Join condition: the purchase is the customer's (linked, or under their phone unlinked)."""
     return or_(
         Purchase.customer_id == Customer.id,
-        and_(Purchase.customer_id.is_(None), Purchase.member_phone == Customer.phone),
+        and_(Purchase.customer_id.is_(None), Purchase.member_phone_hash == Customer.phone_hash),
     )
 
 

@@ -8,6 +8,13 @@ from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Integer, String, Uni
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.db import Base, TimestampMixin
+from crm.privacy.crypto import (
+    DIGEST_CHARS,
+    Encrypted,
+    blind_index,
+    phone_digest,
+    phone_last4_digest,
+)
 
 
 class Customer(TimestampMixin, Base):
@@ -16,10 +23,15 @@ class Customer(TimestampMixin, Base):
     __tablename__ = "customers"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    display_name: Mapped[str | None] = mapped_column(String(100))
+    # Personal data is stored encrypted (crm.privacy.crypto); the attributes read as plaintext.
+    display_name: Mapped[str | None] = mapped_column(Encrypted("customers.display_name", 100))
     # The member's verified mobile number (mini-program phone binding, a store's till, an
-    # import); purchases recorded under it belong to this customer.
-    phone: Mapped[str | None] = mapped_column(String(20), unique=True)
+    # import); purchases recorded under it belong to this customer. Looked up by phone_hash
+    # (and by phone_last4_hash for the back office's «last four digits» search), both kept in
+    # step with it whenever it is set.
+    phone: Mapped[str | None] = mapped_column(Encrypted("customers.phone", 20))
+    phone_hash: Mapped[str | None] = mapped_column(String(DIGEST_CHARS), index=True, unique=True)
+    phone_last4_hash: Mapped[str | None] = mapped_column(String(DIGEST_CHARS), index=True)
     # When the member last bound a phone through WeChat (MEM-ENR-004: one change per 30 days);
     # kept after an unbind so that unbinding does not reset the clock.
     phone_bound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -30,6 +42,9 @@ class Customer(TimestampMixin, Base):
     # Birthday month doubles purchase points (MEM-BDAY-001).
     birthday: Mapped[date | None] = mapped_column(Date)
     identities: Mapped[list[WechatIdentity]] = relationship(back_populates="customer")
+
+
+blind_index(Customer.phone, phone_hash=phone_digest, phone_last4_hash=phone_last4_digest)
 
 
 class WechatIdentity(TimestampMixin, Base):

@@ -17,9 +17,9 @@ from crm.customers.models import Customer, WechatIdentity
 from crm.db import as_utc
 from crm.errors import NotFound
 from crm.knowledge.models import Product
-from crm.members.account import masked
 from crm.points import service as points
 from crm.points.rules import local_date, today
+from crm.privacy.masking import mask_name, mask_phone
 from crm.purchases.models import Purchase
 from crm.tickets import lifecycle, states
 from crm.tickets.models import RepairTicket
@@ -111,8 +111,8 @@ def customer_panel(session: Session, customer_id: int, on: date | None = None) -
     day = on or today()
     return CustomerPanel(
         customer_id=customer.id,
-        display_name=customer.display_name or f"顾客 #{customer.id}",
-        phone=masked(customer.phone),
+        display_name=mask_name(customer.display_name) or f"顾客 #{customer.id}",
+        phone=mask_phone(customer.phone),
         tier=customer.tier,
         tier_since=customer.tier_since,
         points=points.balance(session, customer_id),

@@ -13,6 +13,7 @@ from crm.customers.models import Customer, SubscriptionCredit, WechatIdentity
 from crm.customers.schemas import normalize_mobile
 from crm.db import as_utc, rowcount, utcnow
 from crm.errors import Conflict, InvalidInput
+from crm.privacy.crypto import phone_digest
 from crm.purchases.models import Purchase
 
 
@@ -164,7 +165,8 @@ def bind_phone(session: Session, customer: Customer, phone: str) -> Customer:
         number = normalize_mobile(phone)
     except ValueError as exc:
         raise InvalidInput(str(exc)) from exc
-    owner = session.scalars(select(Customer).where(Customer.phone == number)).one_or_none()
+    digest = phone_digest(number)
+    owner = session.scalars(select(Customer).where(Customer.phone_hash == digest)).one_or_none()
     if owner is not None and owner.id != customer.id:
         raise Conflict("this mobile number is bound to another member")
     try:
@@ -176,7 +178,7 @@ def bind_phone(session: Session, customer: Customer, phone: str) -> Customer:
         raise Conflict("this mobile number is bound to another member") from exc
     session.execute(
         update(Purchase)
-        .where(Purchase.member_phone == number, Purchase.customer_id.is_(None))
+        .where(Purchase.member_phone_hash == digest, Purchase.customer_id.is_(None))
         .values(customer_id=customer.id)
     )
     return customer

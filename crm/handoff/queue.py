@@ -13,6 +13,7 @@ from crm.customers.models import Customer
 from crm.db import as_utc, utcnow
 from crm.handoff.models import REASONS, Handoff
 from crm.handoff.service import OPEN, Actor
+from crm.privacy.masking import mask_name
 from crm.staff.models import StaffUser
 from crm.staff.service import can_see_store
 
@@ -79,7 +80,7 @@ def _item(
         id=h.id,
         version=h.version,
         state=h.state,
-        customer=customer.display_name or f"顾客 #{customer.id}",
+        customer=mask_name(customer.display_name) or f"顾客 #{customer.id}",
         reason=REASONS.get(h.reason, h.reason),
         left_message=h.left_message,
         store_id=h.store_id,

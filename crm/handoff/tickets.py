@@ -17,7 +17,7 @@ from crm.handoff import service as handoffs
 from crm.handoff.models import Handoff
 from crm.handoff.service import Actor
 from crm.knowledge.models import Store
-from crm.members.account import masked
+from crm.privacy.masking import mask_name, mask_phone
 from crm.purchases.schemas import problems
 from crm.staff.service import can_see_store
 from crm.tickets import flows, intake, lifecycle, proof, service, states
@@ -108,9 +108,9 @@ def ticket_page(session: Session, number: str, viewer: Actor) -> TicketPage:
         ticket=ticket,
         state_label=LABELS[ticket.state],
         overdue=lifecycle.is_overdue(ticket),
-        customer_name=customer.display_name if customer else None,
-        customer_phone=masked(customer.phone) if customer else None,
-        contact_phone=masked(ticket.contact_phone),
+        customer_name=mask_name(customer.display_name) if customer else None,
+        customer_phone=mask_phone(customer.phone) if customer else None,
+        contact_phone=mask_phone(ticket.contact_phone),
         events=list(ticket.events),
         next_states=[(s, label) for s, label in LABELS.items() if s in allowed],
         may_diagnose=ticket.state in states.OPEN_STATES - {states.SUBMITTED},
@@ -146,7 +146,7 @@ def chat_form(session: Session, handoff: Handoff, viewer: Actor) -> ChatTicketFo
     owned = intake.owned_products(session, customer) if customer else []
     return ChatTicketForm(
         products=[(p.sku, p.name) for p in owned],
-        phone_hint=masked(customer.phone) if customer else None,
+        phone_hint=mask_phone(customer.phone) if customer else None,
         methods=SERVICE_METHODS,
         stores=[(s.id, s.name) for s in _stores(session)],
         store_id=handoff.store_id or viewer.store_id,

@@ -33,6 +33,8 @@ from crm.points import service as points
 from crm.points.ledger import find, require_customer
 from crm.points.refunds import reverse_for_refund
 from crm.points.schemas import ReferralReward
+from crm.privacy.crypto import phone_digest
+from crm.privacy.masking import mask_phone
 from crm.purchases.service import import_new_purchases
 
 
@@ -45,9 +47,10 @@ def member_of(session: Session, ref: MemberRef) -> Customer:
     """The member named by id or by bound phone, or NotFound."""
     if ref.member_id is not None:
         return require_customer(session, ref.member_id)
-    found = session.scalars(select(Customer).where(Customer.phone == ref.member_phone)).first()
+    digest = phone_digest(ref.member_phone)
+    found = session.scalars(select(Customer).where(Customer.phone_hash == digest)).first()
     if found is None:
-        raise NotFound(f"没有绑定手机号 {ref.member_phone} 的会员")
+        raise NotFound(f"没有绑定手机号 {mask_phone(ref.member_phone)} 的会员")
     return found
 
 

@@ -9,6 +9,7 @@ from dataclasses import asdict
 from datetime import date
 
 from crm.jobs.daily import run_daily
+from crm.privacy.masking import install_log_masking
 from crm.tickets.lifecycle import today
 
 
@@ -19,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--date", type=date.fromisoformat, help="the business day (default today)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    install_log_masking()
     on = args.date or today()
     print(f"daily jobs for {on:%Y-%m-%d} ...", flush=True)
     report = run_daily(on)

@@ -17,6 +17,7 @@ from crm.errors import Unauthorized
 from crm.members import service as members
 from crm.members.schemas import MemberCoupons, MemberOverview, MemberPoints
 from crm.points import service as points
+from crm.privacy.masking import mask_phone
 
 
 def customer_of_identity(session: Session, identity_id: int) -> Customer:
@@ -31,11 +32,6 @@ def _identity(session: Session, identity_id: int) -> WechatIdentity:
     return identity
 
 
-def masked(phone: str | None) -> str | None:
-    """138****5678."""
-    return f"{phone[:3]}****{phone[-4:]}" if phone else None
-
-
 def overview(session: Session, identity_id: int, today: date) -> MemberOverview:
     """Bound or not, tier, points balance and expiring points, and the way to the next tier."""
     identity = _identity(session, identity_id)
@@ -45,7 +41,7 @@ def overview(session: Session, identity_id: int, today: date) -> MemberOverview:
         customer_id=customer.id,
         linked_to_official_account=identity.unionid is not None,
         bound=bound,
-        phone=masked(customer.phone),
+        phone=mask_phone(customer.phone),
         tier=customer.tier if bound else None,
         points=points.balance(session, customer.id) if bound else 0,
         points_expiring=points.expiring_soon(session, customer.id, today=today) if bound else [],

@@ -32,6 +32,7 @@ from crm.members import codes
 from crm.members.errors import InvalidCode
 from crm.members.sms import LogSmsSender, SmsSender, get_sms_sender
 from crm.points.models import PointsEntry
+from crm.privacy.crypto import phone_digest
 from crm.purchases.models import Purchase
 from crm.tickets.models import RepairTicket
 
@@ -133,7 +134,7 @@ def _merge_target(
 ) -> Customer | None:
     """The till-registered member to move into (None: a plain bind); refuses what breaks a rule."""
     _check_change_interval(session, customer)
-    stmt = select(Customer).where(Customer.phone == number)
+    stmt = select(Customer).where(Customer.phone_hash == phone_digest(number))
     # Locked when binding: two WeChat users claiming one till member are taken one at a time.
     member = session.scalars(stmt.with_for_update() if lock else stmt).one_or_none()
     if member is None or member.id == customer.id:

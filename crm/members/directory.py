@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, false, or_, select
@@ -14,11 +15,12 @@ from crm.customers.panel import customer_panel, home_store_of
 from crm.customers.schemas import normalize_mobile
 from crm.errors import Forbidden, InvalidInput, NotFound
 from crm.handoff.service import Actor
-from crm.members.account import masked
 from crm.points import service as points
 from crm.points.ledger import balance_of
 from crm.points.models import PointsEntry
 from crm.points.schemas import LedgerPage
+from crm.privacy.crypto import phone_digest, phone_last4_digest
+from crm.privacy.masking import mask_name, mask_phone
 from crm.staff.service import SUPERVISORS, can_see_store
 
 BATCH = 200  # customers read per round while filtering matches by store
@@ -33,7 +35,7 @@ NOT_ALLOWED = "只有主管和管理员可以调整会员积分"
 
 @dataclass(frozen=True)
 class MemberRow:
-    """A member as the directory lists them; the phone is masked."""
+    """A member as the directory lists them; the name and the phone are masked."""
 
     customer_id: int
     display_name: str | None
@@ -56,7 +58,7 @@ class MemberPage:
 
 def search_members(session: Session, query: str, viewer: Actor, limit: int = 50) -> list[MemberRow]:
     """Members matching a phone (11 digits or last 4), a name fragment or an id, newest first."""
-    condition = _matching(query)
+    condition, wanted = _matching(query)
     if condition is None or limit < 1:
         return []
     rows: list[MemberRow] = []
@@ -64,6 +66,8 @@ def search_members(session: Session, query: str, viewer: Actor, limit: int = 50)
     while True:
         batch = list(session.scalars(stmt))
         for customer in batch:
+            if not wanted(customer):
+                continue
             store = home_store_of(session, customer.id)
             if can_see_store(viewer, store):
                 rows.append(_row(session, customer, store))
@@ -74,13 +78,21 @@ def search_members(session: Session, query: str, viewer: Actor, limit: int = 50)
         stmt = stmt.where(Customer.id < batch[-1].id)
 
 
-def _matching(query: str) -> ColumnElement[bool] | None:
-    """The customers a query names: «#12» an id, digits a phone or an id, else a name."""
+def _anyone(customer: Customer) -> bool:
+    return True
+
+
+def _matching(query: str) -> tuple[ColumnElement[bool] | None, Callable[[Customer], bool]]:
+    """The customers a query names: «#12» an id, digits a phone or an id, else a name.
+
+    Phones are found through their keyed hashes. Names are encrypted, so a name fragment is
+    matched in Python over every named customer, newest first (a scan: no index can help).
+    """
     text = query.strip()
     if not text:
-        return None
+        return None, _anyone
     try:
-        return Customer.phone == normalize_mobile(text)
+        return Customer.phone_hash == phone_digest(normalize_mobile(text)), _anyone
     except ValueError:
         pass
     digits = re.sub(r"[\s-]", "", text)
@@ -88,16 +100,21 @@ def _matching(query: str) -> ColumnElement[bool] | None:
         number = digits.removeprefix("#")
         by_id = Customer.id == int(number) if len(number) <= ID_DIGITS else false()
         if len(number) == 4 and not digits.startswith("#"):
-            return or_(by_id, Customer.phone.endswith(number))
-        return by_id
-    return Customer.display_name.icontains(text, autoescape=True)
+            return or_(by_id, Customer.phone_last4_hash == phone_last4_digest(number)), _anyone
+        return by_id, _anyone
+    fragment = text.casefold()
+
+    def named(customer: Customer) -> bool:
+        return fragment in (customer.display_name or "").casefold()
+
+    return Customer.display_name.is_not(None), named
 
 
 def _row(session: Session, customer: Customer, store: str | None) -> MemberRow:
     return MemberRow(
         customer_id=customer.id,
-        display_name=customer.display_name,
-        phone=masked(customer.phone),
+        display_name=mask_name(customer.display_name),
+        phone=mask_phone(customer.phone),
         tier=customer.tier,
         points=balance_of(session, customer.id),
         home_store=store,

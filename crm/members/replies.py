@@ -19,11 +19,6 @@ NOT_BOUND = (
 )
 
 
-def masked(phone: str | None) -> str:
-    """138****5678."""
-    return f"{phone[:3]}****{phone[-4:]}" if phone and len(phone) == 11 else "未绑定"
-
-
 def points_summary(session: Session, customer: Customer, today: date) -> str:
     """Balance, points expiring soon, tier and what the next tier takes."""
     if not customer.phone:

@@ -8,6 +8,7 @@ from typing import Protocol
 import httpx
 
 from crm.config import Settings
+from crm.privacy.masking import mask_phone
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ class LogSmsSender:
         self.sandbox_url = sandbox_url.rstrip("/") if sandbox_url else None
 
     def send(self, phone: str, text: str) -> None:
-        log.info("SMS to %s: %s", phone, text)
+        log.info("SMS to %s: %s", mask_phone(phone), text)
         if self.sandbox_url is None:
             return
         try:  # best effort: the log line above is the development record
@@ -39,7 +40,7 @@ class LogSmsSender:
                 timeout=SANDBOX_TIMEOUT_SECONDS,
             )
         except httpx.HTTPError as exc:
-            log.warning("SMS to %s not recorded by the sandbox: %s", phone, exc)
+            log.warning("SMS to %s not recorded by the sandbox: %s", mask_phone(phone), exc)
 
 
 def get_sms_sender(settings: Settings) -> SmsSender:

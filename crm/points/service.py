@@ -39,7 +39,7 @@ def owner_of(session: Session, purchase: Purchase) -> Customer:
     """The member a purchase belongs to: linked, or recorded under their phone."""
     customer = session.get(Customer, purchase.customer_id) if purchase.customer_id else None
     if customer is None and purchase.member_phone:
-        stmt = select(Customer).where(Customer.phone == purchase.member_phone)
+        stmt = select(Customer).where(Customer.phone_hash == purchase.member_phone_hash)
         customer = session.scalars(stmt).one_or_none()
     if customer is None:
         raise NotFound(f"订单 {purchase.order_no} 没有关联会员，不能积分")

@@ -14,6 +14,7 @@ from crm.customers.models import Customer
 from crm.db import SHANGHAI
 from crm.errors import NotFound
 from crm.knowledge.models import Product, Store
+from crm.privacy.crypto import phone_digest
 from crm.purchases.models import Purchase
 from crm.purchases.service import import_purchases
 
@@ -124,7 +125,8 @@ def seed_demo(session: Session, today: date | None = None) -> DemoSummary:
 
 
 def _ensure_members(session: Session, phones: list[str]) -> int:
-    present = set(session.scalars(select(Customer.phone).where(Customer.phone.in_(phones))))
+    digests = [phone_digest(p) for p in phones]
+    present = set(session.scalars(select(Customer.phone).where(Customer.phone_hash.in_(digests))))
     created = 0
     for (name, tier), phone in zip(MEMBERS, phones, strict=True):
         if phone not in present:

@@ -9,6 +9,7 @@ from sqlalchemy import DateTime, ForeignKey, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm.db import Base, TimestampMixin
+from crm.privacy.crypto import DIGEST_CHARS, Encrypted, blind_index, phone_digest
 
 
 class Purchase(TimestampMixin, Base):
@@ -20,7 +21,9 @@ class Purchase(TimestampMixin, Base):
     order_no: Mapped[str] = mapped_column(String(40), unique=True)
     source: Mapped[str] = mapped_column(String(8))  # pos | mall
     # The member's phone as the till or the mall recorded it; linked to a customer when known.
-    member_phone: Mapped[str | None] = mapped_column(String(20), index=True)
+    # Stored encrypted; looked up by member_phone_hash (the same keyed hash as Customer.phone_hash).
+    member_phone: Mapped[str | None] = mapped_column(Encrypted("purchases.member_phone", 20))
+    member_phone_hash: Mapped[str | None] = mapped_column(String(DIGEST_CHARS), index=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
     sku: Mapped[str] = mapped_column(String(32), index=True)
     price_yuan: Mapped[Decimal] = mapped_column(Numeric(10, 2))
@@ -28,3 +31,6 @@ class Purchase(TimestampMixin, Base):
     # Mall orders: warranty starts on delivery (POL-WAR-010); stores: on the purchase day.
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     store_id: Mapped[str | None] = mapped_column(String(16))
+
+
+blind_index(Purchase.member_phone, member_phone_hash=phone_digest)

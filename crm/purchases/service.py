@@ -16,6 +16,7 @@ from crm.customers.models import Customer
 from crm.customers.schemas import normalize_mobile
 from crm.errors import Conflict, InvalidImport
 from crm.knowledge.models import Product, Store
+from crm.privacy.crypto import phone_digest
 from crm.purchases.models import Purchase
 from crm.purchases.schemas import ImportReport, PurchaseIn, problems
 
@@ -189,10 +190,10 @@ def _lookup(session: Session, rows: list[PurchaseIn]) -> _Known:
             for value in session.scalars(select(column).where(column.in_(chunk)))
         }
 
-    phones = {r.member_phone for r in rows if r.member_phone}
+    digests = {phone_digest(r.member_phone) for r in rows if r.member_phone}
     owners = (
-        session.execute(select(Customer.phone, Customer.id).where(Customer.phone.in_(chunk)))
-        for chunk in _chunks(phones)
+        session.execute(select(Customer.phone, Customer.id).where(Customer.phone_hash.in_(chunk)))
+        for chunk in _chunks(digests)
     )
     purchases = (
         session.scalars(select(Purchase).where(Purchase.order_no.in_(chunk)))
@@ -225,7 +226,8 @@ def _owned_by(customer: Customer) -> ColumnElement[bool]:
     if not customer.phone:
         return mine
     # Under their phone and not linked to anybody yet (a linked purchase has its owner).
-    return or_(mine, and_(Purchase.customer_id.is_(None), Purchase.member_phone == customer.phone))
+    unlinked = Purchase.customer_id.is_(None)
+    return or_(mine, and_(unlinked, Purchase.member_phone_hash == phone_digest(customer.phone)))
 
 
 def purchases_of(session: Session, customer: Customer) -> list[Purchase]:

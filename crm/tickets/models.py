@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Boolean, Date, DateTime, ForeignKey, Integer, Numer
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm.db import Base, TimestampMixin, utcnow
+from crm.privacy.crypto import Encrypted
 
 
 class RepairTicket(TimestampMixin, Base):
@@ -35,7 +36,7 @@ class RepairTicket(TimestampMixin, Base):
     warranty_reason: Mapped[str] = mapped_column(Text)
     exclusions: Mapped[list[str]] = mapped_column(JSON, default=list)
     fee_estimate: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    contact_phone: Mapped[str] = mapped_column(String(20))
+    contact_phone: Mapped[str] = mapped_column(Encrypted("repair_tickets.contact_phone", 20))
     service_method: Mapped[str] = mapped_column(String(8))  # 到店 | 寄修 | 上门取件
     store_id: Mapped[str | None] = mapped_column(String(16))
     state: Mapped[str] = mapped_column(String(20), index=True)
