@@ -26,5 +26,8 @@ BUSY = "".join(
     )
 )
 
+# The passive reply when the bot takes longer than WeChat waits: the answer follows.
+HOLDING = "收到，小匠正在为您查询，请稍等，答案马上发给您。"
+
 # Said once per window to a user over the per-openid message limit (their messages are kept).
 SLOW_DOWN = "您发送得太快了，请稍等片刻再发。"

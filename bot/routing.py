@@ -29,10 +29,15 @@ def route(session: Session, conversation: Conversation, push: Push, plan: Plan) 
             return Plan(say=said), "cancelled"
         # The human answers: the bot neither replies nor hears it (fixed texts of events stay).
         return replace(plan, ask=None, intent=None), "message"
-    reason = _reason(normalize(text)) if text else None
+    # Normalised once here; the bot is asked with the same text.
+    words = normalize(text) if text else ""
+    reason = _reason(words) if words else None
     if reason:
         _, said = handoffs.open_handoff(session, conversation, reason)
         return Plan(say=said), "queued"
+    if plan.ask:
+        asked = words if plan.ask == text else normalize(plan.ask)
+        plan = replace(plan, ask=asked or plan.ask)
     return plan, ""
 
 

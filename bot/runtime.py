@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import replies, routing
-from bot.normalize import normalize
 from bot.plans import Plan, apply_effects, plan_for
 from bot.rasa_client import BotTurn, RasaClient, RasaUnavailable
+from bot.spool import Spool
 from bot.wechat import Push
 from crm.conversations import service as conversations
 from crm.conversations.schemas import InboundMessage
@@ -61,6 +61,7 @@ class ChannelRuntime:
         messages_per_minute: int = 20,
         lookup_unionid: Callable[[str], Awaitable[str | None]] | None = None,
         typing: Callable[[str], Awaitable[None]] | None = None,
+        spool: Spool | None = None,
     ) -> None:
         self.appid = appid
         self.channel = channel
@@ -73,9 +74,12 @@ class ChannelRuntime:
         self.messages_per_minute = messages_per_minute
         self.lookup_unionid = lookup_unionid
         self.typing = typing
+        self.spool = spool
         # One lock per user while any of their messages is in flight (weak: no leak).
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._background: set[asyncio.Task[None]] = set()
+        # Stored messages this process is asking Rasa about right now.
+        self._in_flight: set[int] = set()
 
     async def handle(self, push: Push, received_at: float | None = None) -> str | None:
         """The passive reply text for `push`, or None to answer `success`.
@@ -88,19 +92,21 @@ class ChannelRuntime:
             log.info("duplicate delivery %s ignored", push.dedup_key)
             return None
         try:
-            stored = await asyncio.to_thread(self._store_inbound, push)
-        except Exception:
-            self.store.release(claim)  # not stored: WeChat's retry must get through
-            raise
+            stored = await asyncio.wait_for(
+                asyncio.to_thread(self._store_inbound, push), self._store_budget(started)
+            )
+        except Exception as exc:  # the database is down or too slow: keep the push on disk
+            return await self._spool(push, claim, exc)
         if stored is None:
             return None
         if stored.needs_unionid and self.lookup_unionid is not None:
             self._keep(self._link_unionid(stored.identity_id, push.openid))
         over = self._over_limit(push, stored)
         if over is not None:
+            await asyncio.to_thread(self._set_status, stored.message_id, "limited")
             return await self._slow_down(stored, push.openid, over)
         if stored.plan.say:
-            return await self._deliver(stored, [stored.plan.say], passive_allowed=True)
+            return await self._deliver(stored.message_id, [stored.plan.say], passive_allowed=True)
         if not (stored.plan.ask or stored.plan.intent):
             return None
         # The budget counts from the push's arrival, not from when Rasa is asked; a channel
@@ -109,6 +115,40 @@ class ChannelRuntime:
         if not self.passive_replies:
             remaining = 0.0
         return await self._converse(push, stored, remaining)
+
+    def _store_budget(self, started: float) -> float:
+        """Seconds storing may take before the push is spooled instead (the reply must fit)."""
+        return max(0.5, self.budget - 1.0 - (time.monotonic() - started))
+
+    async def _spool(self, push: Push, claim: str, exc: BaseException) -> str | None:
+        """Keep a push that could not be stored; it is replayed once the database is back."""
+        if self.spool is None:
+            self.store.release(claim)  # not stored: WeChat's retry must get through
+            raise exc
+        try:
+            await asyncio.to_thread(self.spool.keep, self.appid, push)
+        except OSError:
+            self.store.release(claim)
+            log.exception("push %s neither stored nor spooled", push.dedup_key)
+            raise exc from None
+        log.error("push %s spooled: cannot store it (%s)", push.dedup_key, type(exc).__name__)
+        # A customer's words get a holding reply; the bot answers them after the replay.
+        if self.passive_replies and push.msg_type != "event":
+            return replies.BUSY
+        return None
+
+    async def replay(self, push: Push) -> None:
+        """Store a spooled push now that the database answers; the pending sweep answers it."""
+        stored = await asyncio.to_thread(self._store_inbound, push)
+        if stored is None:  # stored after all (the slow write went through) or a duplicate
+            return
+        if stored.plan.say:
+            await self._deliver(stored.message_id, [stored.plan.say], passive_allowed=False)
+            return
+        if self.passive_replies and push.msg_type != "event":  # what the callback said
+            await self._deliver(stored.message_id, [replies.BUSY], True, answered=False)
+        # Nobody is asking the bot about it: the sweep may at once.
+        await asyncio.to_thread(self._set_status, stored.message_id, "retry")
 
     def _over_limit(self, push: Push, stored: Stored) -> RateDecision | None:
         """Count a user's message bound for the bot; the decision when it is over the limit."""
@@ -124,24 +164,72 @@ class ChannelRuntime:
         if not self.store.claim(f"rl:told:{self.appid}:{openid}", over.retry_after):
             return None
         log.warning("%s is over %d messages a minute", openid, self.messages_per_minute)
-        return await self._deliver(stored, [replies.SLOW_DOWN], passive_allowed=True)
+        return await self._deliver(stored.message_id, [replies.SLOW_DOWN], passive_allowed=True)
 
     async def _converse(self, push: Push, stored: Stored, budget: float) -> str | None:
-        task = asyncio.create_task(self._ask_in_order(push.openid, stored.plan, stored.resume))
+        task = asyncio.create_task(
+            self._answer(stored.message_id, push.openid, stored.plan, stored.resume)
+        )
         try:
             texts = await asyncio.wait_for(asyncio.shield(task), budget)
         except TimeoutError:
             log.warning("no answer within %.1f s for %s: replying later", self.budget, push.openid)
-            if self.typing is not None and self.passive_replies:
-                self._keep(self._show_typing(push.openid))
             self._keep(self._deliver_later(task, stored))
-            return None
-        return await self._deliver(stored, texts, passive_allowed=True)
+            if not self.passive_replies:
+                return None
+            if self.typing is not None:
+                self._keep(self._show_typing(push.openid))
+            return await self._deliver(stored.message_id, [replies.HOLDING], True, answered=False)
+        if texts is None:
+            return await self._unavailable(stored, told=False)
+        return await self._deliver(stored.message_id, texts, passive_allowed=True)
 
-    async def _ask_in_order(self, openid: str, plan: Plan, resume: bool = False) -> list[str]:
+    async def _unavailable(self, stored: Stored, told: bool) -> str | None:
+        """Rasa could not be reached. A fixed answer stands in for the bot's where the plan has
+        one (a photo kept, the nearest store); otherwise the customer, unless already `told`,
+        hears that the answer will come, and the message stays owed to them."""
+        said = stored.plan.unavailable
+        if said:
+            return await self._deliver(stored.message_id, [said], passive_allowed=not told)
+        if told:
+            return None
+        return await self._deliver(stored.message_id, [replies.BUSY], True, answered=False)
+
+    async def answer_pending(self, message_id: int, openid: str, plan: Plan, resume: bool) -> bool:
+        """Ask the bot again about a stored message it never answered (Rasa was down, or a
+        process died mid-turn); the replies go through the customer-service API."""
+        if message_id in self._in_flight:
+            return False
+        texts = await self._answer(message_id, openid, plan, resume)
+        if texts is None:
+            return False
+        await self._deliver(message_id, texts, passive_allowed=False)
+        return True
+
+    async def send_later(self, message_id: int, texts: list[str]) -> None:
+        """Reply to a stored message through the customer-service API."""
+        await self._deliver(message_id, texts, passive_allowed=False)
+
+    async def _answer(
+        self, message_id: int, openid: str, plan: Plan, resume: bool
+    ) -> list[str] | None:
+        """The bot's replies, or None when Rasa cannot be reached (the message stays pending)."""
+        self._in_flight.add(message_id)
+        try:
+            texts = await self._ask_in_order(openid, plan, resume)
+        finally:
+            self._in_flight.discard(message_id)
+        if texts is None:
+            await asyncio.to_thread(self._set_status, message_id, "retry")
+        return texts
+
+    async def _ask_in_order(
+        self, openid: str, plan: Plan, resume: bool = False
+    ) -> list[str] | None:
         """Ask Rasa; one user's messages go one at a time, in arrival order."""
-        # Rasa reads a leading «/» as an intent: only the bot itself may send those.
-        text = f"/{plan.intent}" if plan.intent else normalize(plan.ask or "").lstrip("/")
+        # Rasa reads a leading «/» as an intent: only the bot itself may send those. The text
+        # was normalised when the push was routed.
+        text = f"/{plan.intent}" if plan.intent else (plan.ask or "").lstrip("/")
         lock = self._locks.get(openid)
         if lock is None:
             lock = self._locks[openid] = asyncio.Lock()
@@ -156,7 +244,7 @@ class ChannelRuntime:
                 )
             except RasaUnavailable as exc:
                 log.error("Rasa unavailable: %s", exc)
-                return [plan.unavailable or replies.BUSY]
+                return None
             texts = _texts(turn)
             # An action asked for a human, or failed (a customer's words got no answer at all).
             reason = turn.handoff or ("action_failed" if plan.ask and not texts else None)
@@ -178,16 +266,23 @@ class ChannelRuntime:
         except Exception as exc:
             log.info("typing status not shown to %s: %s", openid, exc)
 
-    async def _deliver_later(self, task: asyncio.Task[list[str]], stored: Stored) -> None:
-        await self._deliver(stored, await task, passive_allowed=False)
+    async def _deliver_later(self, task: asyncio.Task[list[str] | None], stored: Stored) -> None:
+        texts = await task
+        if texts is None:  # the passive reply already said the answer is coming
+            await self._unavailable(stored, told=self.passive_replies)
+        else:
+            await self._deliver(stored.message_id, texts, passive_allowed=False)
 
-    async def _deliver(self, stored: Stored, texts: list[str], passive_allowed: bool) -> str | None:
-        """Store the replies; the first is the passive reply when allowed, the rest go out in
+    async def _deliver(
+        self, message_id: int, texts: list[str], passive_allowed: bool, answered: bool = True
+    ) -> str | None:
+        """Store the replies (the message is `answered` by them, unless they only ask the
+        customer to wait); the first is the passive reply when allowed, the rest go out in
         order through the customer-service API."""
+        passive = passive_allowed and self.passive_replies
+        await asyncio.to_thread(self._store_replies, message_id, texts, passive, answered)
         if not texts:
             return None
-        passive = passive_allowed and self.passive_replies
-        await asyncio.to_thread(self._store_replies, stored.message_id, texts, passive)
         if not passive or len(texts) > 1:
             self.wake_delivery()
         return texts[0] if passive else None
@@ -235,6 +330,8 @@ class ChannelRuntime:
                 assert identity is not None
                 apply_effects(session, identity, push)
                 plan, event = routing.route(session, conversation, push, plan_for(session, push))
+                if plan.ask or plan.intent:
+                    message.status = "pending"  # answered when the bot's replies are stored
                 stored = Stored(
                     message.id,
                     plan,
@@ -251,14 +348,24 @@ class ChannelRuntime:
             )
         return stored
 
-    def _store_replies(self, message_id: int, texts: list[str], passive: bool) -> None:
+    def _store_replies(
+        self, message_id: int, texts: list[str], passive: bool, answered: bool
+    ) -> None:
         with session_scope() as session:
             reply_to = conversations.get_message(session, message_id)
+            if answered and reply_to.status in conversations.AWAITING_BOT:
+                reply_to.status = "answered"
             for index, text in enumerate(texts):
                 if passive and index == 0:
                     conversations.record_outbound(session, reply_to, text, "passive", "sent")
                 else:
                     conversations.reply_through_api(session, reply_to, text, self.appid)
+
+    def _set_status(self, message_id: int, status: str) -> None:
+        with session_scope() as session:
+            message = conversations.get_message(session, message_id)
+            if message.status in conversations.AWAITING_BOT:
+                message.status = status
 
 
 def _save_unionid(identity_id: int, unionid: str) -> None:

@@ -114,11 +114,15 @@ def create_sandbox(settings: Settings, state: SandboxState | None = None) -> Fas
     async def inject_faults(request: Request, call_next):  # type: ignore[no-untyped-def]
         path = request.url.path.removeprefix(request.scope.get("root_path", ""))
         fault = state.take_fault(path)
-        if fault is not None:
-            await asyncio.sleep(float(fault.get("delay", 0)))
-            if fault.get("errcode") is not None:
-                return JSONResponse({"errcode": fault["errcode"], "errmsg": "injected by sandbox"})
-        return await call_next(request)
+        if fault is None:
+            return await call_next(request)
+        delay = float(fault.get("delay", 0))
+        if fault.get("errcode") is not None:  # refused, after `delay`
+            await asyncio.sleep(delay)
+            return JSONResponse({"errcode": fault["errcode"], "errmsg": "injected by sandbox"})
+        response = await call_next(request)  # taken, but answered `delay` seconds late
+        await asyncio.sleep(delay)
+        return response
 
     async def authorised(request: Request) -> tuple[str | None, dict[str, Any]]:
         return state.appid_for(request.query_params.get("access_token", "")), await _json(request)
@@ -272,7 +276,8 @@ def create_sandbox(settings: Settings, state: SandboxState | None = None) -> Fas
 
     @app.post("/faults")
     async def add_fault(request: Request) -> dict[str, Any]:
-        """Make the next `times` calls to `path` answer `errcode` after `delay` seconds."""
+        """Make the next `times` calls to `path` answer `errcode` after `delay` seconds, or
+        (no errcode) do what was asked but answer `delay` seconds late."""
         body = await _json(request)
         fault = {
             "path": str(body["path"]),

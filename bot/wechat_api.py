@@ -34,10 +34,12 @@ DECISIONS = {
 class WeChatAPIError(Exception):
     """WeChat answered with an errcode, or could not be reached (errcode None)."""
 
-    def __init__(self, errcode: int | None, errmsg: str) -> None:
+    def __init__(self, errcode: int | None, errmsg: str, maybe_delivered: bool = False) -> None:
         super().__init__(f"WeChat error {errcode}: {errmsg}")
         self.errcode = errcode
         self.errmsg = errmsg
+        # The request may have reached WeChat (no answer came back): a repeat may duplicate it.
+        self.maybe_delivered = maybe_delivered
 
     @property
     def decision(self) -> str:
@@ -83,8 +85,12 @@ class WeChatAPI:
             )
             response.raise_for_status()
             data = response.json()
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise WeChatAPIError(None, f"{type(exc).__name__}: {exc}") from exc  # never sent
         except (httpx.HTTPError, ValueError) as exc:
-            raise WeChatAPIError(None, f"{type(exc).__name__}: {exc}") from exc
+            raise WeChatAPIError(
+                None, f"{type(exc).__name__}: {exc}", maybe_delivered=True
+            ) from exc
         if not isinstance(data, dict):
             raise WeChatAPIError(None, "response is not a JSON object")
         if data.get("errcode"):

@@ -166,6 +166,70 @@ class MemoryStore:
         return _decision(count, limit, expires - now)
 
 
+class ResilientStore:
+    """Redis, with this process's memory standing in while Redis is down.
+
+    A failed call switches to the stand-in for `retry_seconds` (so only one request pays a
+    timeout), then Redis is tried again: recovery needs no restart. While Redis is away,
+    delivery claims are only per process; the database's unique delivery key still refuses a
+    second copy of a push, and tokens and sessions are fetched or made again as needed.
+    """
+
+    def __init__(self, primary: RedisStore, retry_seconds: float = 5.0) -> None:
+        self.primary = primary
+        self.standin = MemoryStore()
+        self.retry_seconds = retry_seconds
+        self._down_until = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def degraded(self) -> bool:
+        """True while the stand-in answers."""
+        return self._down_until > 0.0
+
+    def _store(self) -> KeyValueStore:
+        return self.primary if time.monotonic() >= self._down_until else self.standin
+
+    def _run(self, name: str, *args: object) -> object:
+        store = self._store()
+        if store is self.primary:
+            try:
+                result = getattr(self.primary, name)(*args)
+            except redis.RedisError as exc:
+                with self._lock:
+                    if not self.degraded:
+                        log.error("Redis unavailable (%s): running on process memory", exc)
+                    self._down_until = time.monotonic() + self.retry_seconds
+            else:
+                if self.degraded:
+                    with self._lock:
+                        self._down_until = 0.0
+                    log.warning("Redis answers again: back on Redis")
+                return result
+        return getattr(self.standin, name)(*args)
+
+    def claim(self, key: str, ttl_seconds: int) -> bool:
+        return bool(self._run("claim", key, ttl_seconds))
+
+    def release(self, key: str) -> None:
+        self._run("release", key)
+
+    def get(self, key: str) -> str | None:
+        value = self._run("get", key)
+        return None if value is None else str(value)
+
+    def set(self, key: str, value: str, ttl_seconds: int) -> None:
+        self._run("set", key, value, ttl_seconds)
+
+    def ping(self) -> bool:
+        return self.primary.ping()
+
+    def hit(self, key: str, limit: int, window_seconds: int, cost: int = 1) -> RateDecision:
+        decision = self._run("hit", key, limit, window_seconds, cost)
+        assert isinstance(decision, RateDecision)
+        return decision
+
+
 def redis_client(url: str) -> redis.Redis:
     """A Redis client with short timeouts: a slow Redis must not hold a WeChat callback."""
     return redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
@@ -175,4 +239,4 @@ def redis_client(url: str) -> redis.Redis:
 def get_store() -> KeyValueStore:
     """The process-wide store for the configured REDIS_URL."""
     url = get_settings().redis_url
-    return RedisStore(redis_client(url)) if url else MemoryStore()
+    return ResilientStore(RedisStore(redis_client(url))) if url else MemoryStore()

@@ -16,6 +16,10 @@ os.environ["SCHEDULED_JOBS"] = "false"  # tests run the daily jobs themselves
 # Agents answer round the clock, so a run at night behaves as one by day (tests of the
 # after-hours path pass their own time).
 os.environ["HANDOFF_HOURS"] = "00:00-24:00"
+# Test servers share one database: a sweep of one would answer what another test left owed
+# (the fault tests switch it on for their own server). Spooled pushes go to a scratch folder.
+os.environ["RECOVERY"] = "false"
+os.environ.setdefault("SPOOL_DIR", f"/tmp/jiangxin-test-spool-{os.getpid()}")
 os.environ.pop("WECHAT_API_BASE", None)
 
 from collections.abc import Iterator  # noqa: E402

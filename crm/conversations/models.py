@@ -49,7 +49,9 @@ class Message(TimestampMixin, Base):
     media_url: Mapped[str | None] = mapped_column(Text)
     # Outbound: "passive" (the callback's reply) or "custom" (customer-service API).
     delivery: Mapped[str | None] = mapped_column(String(16))
-    # Outbound: "pending" -> "sent" | "failed".
+    # Outbound: "pending" -> "sent" | "failed". Inbound, for the bot: "pending" until it has
+    # answered -> "answered"; "limited" (over the per-user limit, kept unanswered); "handed" (the
+    # bot stayed unavailable: a human answers). None: nothing for the bot to answer.
     status: Mapped[str | None] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
     reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"))

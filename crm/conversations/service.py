@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -13,6 +15,10 @@ from crm.customers.service import resolve_identity
 from crm.db import utcnow
 from crm.errors import Conflict, NotFound
 from crm.outbox import service as outbox
+
+# An inbound message the bot still owes an answer: "pending" (being asked, or never asked:
+# its process died), "retry" (Rasa could not be reached).
+AWAITING_BOT = ("pending", "retry")
 
 
 class DuplicateDelivery(Conflict):
@@ -141,3 +147,39 @@ def conversation_of(session: Session, appid: str, openid: str) -> Conversation |
         .join(WechatIdentity, Conversation.identity_id == WechatIdentity.id)
         .where(WechatIdentity.appid == appid, WechatIdentity.openid == openid)
     ).one_or_none()
+
+
+def awaiting_bot(
+    session: Session, appids: list[str], stale_before: datetime, limit: int = 200
+) -> list[tuple[Message, Conversation, WechatIdentity]]:
+    """Inbound messages the bot still owes an answer, oldest first: every "retry", and
+    "pending" ones stored before `stale_before` (no process can still be asking about them)."""
+    rows = session.execute(
+        select(Message, Conversation, WechatIdentity)
+        .join(Conversation, Message.conversation_id == Conversation.id)
+        .join(WechatIdentity, Conversation.identity_id == WechatIdentity.id)
+        .where(
+            Message.direction == "in",
+            WechatIdentity.appid.in_(appids),
+            or_(
+                Message.status == "retry",
+                (Message.status == "pending") & (Message.created_at < stale_before),
+            ),
+        )
+        .order_by(Message.id)
+        .limit(limit)
+    )
+    return [(m, c, i) for m, c, i in rows]
+
+
+def owed_in(session: Session, conversation_id: int) -> list[Message]:
+    """The conversation's inbound messages the bot still owes an answer."""
+    return list(
+        session.scalars(
+            select(Message).where(
+                Message.conversation_id == conversation_id,
+                Message.direction == "in",
+                Message.status.in_(AWAITING_BOT),
+            )
+        )
+    )

@@ -18,6 +18,7 @@ REASONS = {
     "fallback": "连续未能理解",
     "low_rating": "低分评价",
     "action_failed": "系统处理失败",
+    "bot_unavailable": "智能客服不可用",
 }
 STATES = ("queued", "assigned", "resolved")
 

@@ -108,6 +108,15 @@ def mark_failed(
     return item
 
 
+def mark_unknown(session: Session, item_id: int, error: str) -> None:
+    """A send that may or may not have reached WeChat (it never answered): not repeated."""
+    item = session.get(OutboxItem, item_id)
+    if item is None:
+        return
+    item.status, item.last_error, item.lease_until = "unknown", error[:500], None
+    _sync_message(session, item, "unknown", error)
+
+
 def enqueue_fallback(session: Session, item_id: int) -> OutboxItem | None:
     """Queue the item's fallback (a notification) after WeChat refused it as out of window."""
     item = session.get(OutboxItem, item_id)

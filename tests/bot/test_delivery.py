@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import httpx
 import redis
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from crm.config import Settings
 from crm.db import session_scope, utcnow
@@ -118,3 +118,31 @@ def test_idempotency_key_enqueues_once(engine: Engine) -> None:
     openid = "o-idem-" + secrets.token_hex(4)
     first = _enqueue(openid, "x", idempotency_key="k-" + openid)
     assert _enqueue(openid, "x", idempotency_key="k-" + openid) == first
+
+
+def test_wechat_answering_too_late_never_duplicates_a_message(
+    engine: Engine, redis_db: redis.Redis
+) -> None:
+    """WeChat takes the send but answers after our timeout: a customer-service message is not
+    sent again (unknown); a template, carrying client_msg_id, is retried and WeChat keeps one."""
+    openid = "o-late-" + secrets.token_hex(4)
+    template = {"touser": openid, "template_id": "tpl", "client_msg_id": "l-" + openid, "data": {}}
+    with session_scope() as session:  # what other tests left unsent must not take the faults
+        session.execute(
+            update(OutboxItem).where(OutboxItem.status == "pending").values(status="cancelled")
+        )
+    with serve_api(rasa_url=CLOSED_PORT_URL) as url:
+        for path in (SEND, "/cgi-bin/message/template/send"):
+            httpx.post(f"{url}/sandbox/faults", json={"path": path, "delay": 6})  # > 5 s timeout
+        custom = _enqueue(openid, "您的问题已答复")
+        with session_scope() as session:
+            templated = outbox.enqueue(
+                session, appid=APPID, openid="t" + openid, kind="template", payload=template
+            ).id
+        assert eventually(lambda: _status(custom) == "unknown", 15)
+        assert eventually(lambda: _status(templated) == "sent", 20)
+        assert texts(sent_to(url, openid, wait=3)) == ["您的问题已答复"]  # arrived, once
+        assert len(sent_to(url, openid, "template", wait=0)) == 1
+    with session_scope() as session:
+        item = session.get(OutboxItem, templated)
+        assert item is not None and item.attempts == 2

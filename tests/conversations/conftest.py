@@ -94,5 +94,5 @@ def msg_id() -> int:
 def content(item: dict[str, Any]) -> str:
     if item.get("msgtype") == "msgmenu":
         menu = item["msgmenu"]
-        return menu["head_content"] + " " + " ".join(c["content"] for c in menu["list"])
+        return str(menu["head_content"]) + " " + " ".join(c["content"] for c in menu["list"])
     return str(item.get("text", {}).get("content", ""))

@@ -61,7 +61,7 @@ def test_slow_rasa_answers_through_customer_service_api(rasa_stack: Stack) -> No
         reply_budget_seconds=0.001,
     ) as url:
         sim = simulator(url)
-        assert sim.say("电池保修多久") is None  # `success` at once, answer comes later
+        assert sim.say("电池保修多久") == replies.HOLDING  # at once; the answer comes later
         assert texts(sent_to(url, sim.openid, wait=60)) == [faq_answer("faq-017")]
         typing = sent_to(url, sim.openid, kind="typing")
         assert [t["command"] for t in typing] == ["Typing"]
