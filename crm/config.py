@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     pending_stale_seconds: float = Field(default=75.0, gt=0)
     pending_handoff_minutes: float = Field(default=10, gt=0)
     spool_dir: str = "var/spool"
+    # The embedded default's Rasa tracker store (endpoints.yml): erasing a customer deletes
+    # their conversation's rows there too (that store only ever appends).
+    rasa_tracker_db: str = "var/rasa-tracker.db"
     mp_session_ttl_seconds: int = 7 * 24 * 3600
     # Who delivers SMS verification codes (member binding). Only "log" exists so far: it logs the
     # text and hands it to the sandbox; a real provider is to be added before production.

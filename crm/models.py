@@ -10,6 +10,7 @@ from crm.integration.models import IdempotencyRecord, IntegrationClient
 from crm.knowledge.models import Faq, Product, ResolvedQuestion, Rule, Store
 from crm.outbox.models import OutboxItem
 from crm.points.models import PointsAccount, PointsEntry
+from crm.privacy.models import DataRequest
 from crm.purchases.models import Purchase
 from crm.staff.models import StaffSession, StaffUser
 from crm.tickets.models import RepairTicket, TicketEvent, TicketFollowUp
@@ -20,6 +21,7 @@ __all__ = [
     "Conversation",
     "Coupon",
     "Customer",
+    "DataRequest",
     "Faq",
     "Handoff",
     "IdempotencyRecord",

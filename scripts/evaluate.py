@@ -108,6 +108,9 @@ FAQ_SERVED_BY_TASK = {
     "faq-051": "check_points",
     "faq-056": "my_coupons",
     "faq-077": "bind_member",
+    # 「导出我的信息」 files the export request, 「注销」 starts the erasure (crm/privacy).
+    "faq-081": "export_my_data",
+    "faq-082": "erase_my_data",
 }
 
 
