@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 
 from actions.customers import customer_of
 from actions.turns import confident_intent, text_of
-from bot.forget import forget
 from crm.customers.models import Customer
 from crm.db import session_scope
 from crm.privacy import replies
@@ -33,13 +32,18 @@ CONFIRM = re.compile(
 )
 REFUSE = re.compile(r"不|别|取消|算了|再想想|先不")
 NOT_KNOWN = "我们这里还没有您的任何信息。"
-_forgetting: set[asyncio.Task[int]] = set()
 
 
 def _with_customer(tracker: Tracker, step: Callable[[Session, Customer], str]) -> str:
     with session_scope() as session:
         customer = customer_of(session, tracker)
         return NOT_KNOWN if customer is None else step(session, customer)
+
+
+def _already_asked(tracker: Tracker) -> str | None:
+    with session_scope() as session:
+        customer = customer_of(session, tracker)
+        return replies.already_asked(session, customer, text_of(tracker)) if customer else None
 
 
 def _blocked(tracker: Tracker) -> str | None:
@@ -91,9 +95,10 @@ class ValidateErasureForm(FormValidationAction):
         if not asked:
             if tracker.get_slot("erase_confirm") is not None:
                 return {}
-            reason = await asyncio.to_thread(_blocked, tracker)
-            if reason:
-                dispatcher.utter_message(text=reason)
+            said = await asyncio.to_thread(_already_asked, tracker)
+            said = said or await asyncio.to_thread(_blocked, tracker)
+            if said:  # withdrawn or still pending; or a ticket holds their tool
+                dispatcher.utter_message(text=said)
                 return {"erase_confirm": BLOCKED}
             return {}
         if confident_intent(tracker) in ("stop", "request_human"):
@@ -134,11 +139,9 @@ class ActionEraseMyData(Action):
         answer = tracker.get_slot("erase_confirm")
         if answer == NO:
             dispatcher.utter_message(text=replies.CANCELLED)
-        elif answer == YES:
+        elif answer == YES:  # filed: erased when the cooling-off ends (crm.privacy.cooling_off)
             text = await asyncio.to_thread(_with_customer, tracker, replies.erase)
             dispatcher.utter_message(text=text)
-            if text == replies.ERASED:
-                _forget_tracker_later(str(tracker.sender_id))
         return [SlotSet("erase_confirm", None)]
 
 
@@ -153,11 +156,3 @@ class ActionCancelErasure(Action):
     ) -> list[EventType]:
         dispatcher.utter_message(text=replies.CANCELLED)
         return [ActiveLoop(None), SlotSet("erase_confirm", None), SlotSet("requested_slot", None)]
-
-
-def _forget_tracker_later(sender: str) -> None:
-    """Forget this sender in Rasa once this turn is saved (Rasa holds the conversation's lock
-    during this action and saves after it; the forgetting queues on that lock)."""
-    task = asyncio.get_running_loop().create_task(asyncio.to_thread(forget, [sender]))
-    _forgetting.add(task)
-    task.add_done_callback(_forgetting.discard)

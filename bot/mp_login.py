@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import secrets
 from dataclasses import dataclass
 
@@ -16,7 +17,9 @@ from crm.customers.service import link_unionid, resolve_identity
 from crm.db import session_scope
 from crm.errors import Forbidden, TooManyRequests, Unauthorized, UpstreamUnavailable
 from crm.kv import KeyValueStore
+from crm.privacy import cooling_off
 
+log = logging.getLogger(__name__)
 SESSION_PREFIX = "mp:session:"
 
 
@@ -80,4 +83,7 @@ def _resolve(appid: str, openid: str, unionid: object) -> MpSession:
         identity = resolve_identity(db, appid, openid)
         if isinstance(unionid, str) and unionid and identity.unionid != unionid:
             link_unionid(db, identity, unionid)
+        # Logging in again withdraws an erasure still in its cooling-off (POL-PRV-007).
+        if cooling_off.withdraw(db, identity.customer_id, "relogin"):
+            log.info("customer %d logged in again: erasure withdrawn", identity.customer_id)
         return MpSession(identity.id, identity.customer_id, identity.openid, bool(identity.unionid))

@@ -12,11 +12,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.backoffice.audit import audited, who
 from api.backoffice.web import ROLE_MESSAGE, CsrfStaff, StaffContext, StaffPage, render
-from bot.forget import forget
 from crm.audit import service as audit_log
 from crm.db import SHANGHAI, session_scope
 from crm.errors import DomainError, Forbidden, InvalidInput
 from crm.privacy import erasure, export, rights
+from crm.rasa import forget
 from crm.tickets.lifecycle import today
 
 router = APIRouter(prefix="/backoffice/privacy", tags=["back office: data rights"])

@@ -17,6 +17,8 @@ from crm.db import session_scope
 from crm.integration.service import purge_idempotency_records
 from crm.members.service import recompute_tier
 from crm.points.expiry import expire_due as expire_points
+from crm.privacy import cooling_off
+from crm.rasa import forget
 from crm.tickets.flows import expire_quotes
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,7 @@ class DailyReport:
     tiers_changed: int = 0
     quotes_expired: int = 0
     idempotency_records_purged: int = 0
+    erasures_done: int = 0
     failed: list[str] = field(default_factory=list)
 
 
@@ -44,6 +47,7 @@ def rerate_members(session: Session, today: date) -> int:
 def run_daily(today: date) -> DailyReport:
     """Run every daily step for `today`; the report says what each did."""
     report = DailyReport()
+    forgotten: list[str] = []  # Rasa senders of those erased, forgotten once committed
     steps: dict[str, Callable[[Session], int]] = {
         "points_expired": lambda s: expire_points(s, today).points,
         "coupons_expired": lambda s: coupons.expire_due(s, today),
@@ -51,6 +55,7 @@ def run_daily(today: date) -> DailyReport:
         "tiers_changed": lambda s: rerate_members(s, today),
         "quotes_expired": lambda s: expire_quotes(s, today),
         "idempotency_records_purged": purge_idempotency_records,
+        "erasures_done": lambda s: _erase_due(s, today, forgotten),
     }
     for name, step in steps.items():
         try:
@@ -59,4 +64,12 @@ def run_daily(today: date) -> DailyReport:
         except Exception:  # the other steps still run; the next run retries this one
             log.exception("daily job step %s failed", name)
             report.failed.append(name)
+    forget(forgotten)
     return report
+
+
+def _erase_due(session: Session, today: date, senders: list[str]) -> int:
+    """Erasures whose cooling-off has ended (crm.privacy.cooling_off)."""
+    done = cooling_off.run_due(session, today)
+    senders += done.senders
+    return done.erased

@@ -73,10 +73,13 @@ def blocking_tickets(session: Session, customer_id: int) -> list[str]:
     return list(session.scalars(stmt.order_by(RepairTicket.id)))
 
 
-def erase(session: Session, customer_id: int, channel: str, by: str) -> Erasure:
+def erase(
+    session: Session, customer_id: int, channel: str, by: str, request: DataRequest | None = None
+) -> Erasure:
     """Erase the customer's personal data everywhere; a second call changes nothing.
 
     ErasureBlocked while a ticket holds their tool; a ticket not yet handed over is cancelled.
+    `request` is the pending erasure this carries out (else one is recorded as done).
     """
     customer = session.scalars(
         select(Customer).where(Customer.id == customer_id).with_for_update()
@@ -105,11 +108,12 @@ def erase(session: Session, customer_id: int, channel: str, by: str) -> Erasure:
     done.counts["identities"] = _identities(session, customer)
     done.counts["exports_cancelled"] = cancel_open_exports(session, customer_id)
     _customer(customer)
-    request = DataRequest(
-        customer_id=customer_id, kind=ERASURE, status=DONE, channel=channel, requested_by=by[:64]
-    )
-    request.decided_by, request.decided_at = by[:64], utcnow()
-    session.add(request)
+    if request is None:
+        request = DataRequest(
+            customer_id=customer_id, kind=ERASURE, channel=channel, requested_by=by[:64]
+        )
+        session.add(request)
+    request.status, request.decided_by, request.decided_at = DONE, by[:64], utcnow()
     session.flush()
     done.request_id = request.id
     return done

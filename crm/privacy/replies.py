@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from sqlalchemy import func, select
@@ -9,17 +10,23 @@ from sqlalchemy.orm import Session
 
 from crm.customers.models import Customer
 from crm.errors import DomainError
-from crm.privacy import erasure, export, rights
+from crm.privacy import cooling_off, erasure, export, rights
+from crm.privacy.cooling_off import COOLING_OFF
 from crm.tickets import states
 from crm.tickets.models import RepairTicket
 
 CHAT, CUSTOMER = "chat", "customer"
 ASK_TO_CONFIRM = "确认删除请回复「确认删除」；不删除请回复「取消」。"
 CANCELLED = "好的，已取消删除，您的信息没有任何改动。需要时回复「删除我的信息」即可。"
-ERASED = (
-    "您的个人信息已删除：手机号、生日、聊天记录、维修单里的联系方式和故障描述都已清除，"
-    "积分和优惠券已作废。以后再给我们发消息，会作为新客户重新开始。感谢您一直以来的支持！"
+SCHEDULED = (
+    "已收到您的注销申请。按照隐私政策有 7 天冷静期：{day}之前在小程序重新登录，或在这里回复"
+    "「撤销注销」，即可撤销申请。冷静期结束后，我们会删除或匿名化您的个人信息，积分、优惠券和"
+    "会员等级全部作废且无法恢复；之后再给我们发消息，会作为新客户重新开始。"
 )
+PENDING_TEXT = "您的注销申请正在冷静期中，将于 {day}执行。想保留账号请回复「撤销注销」。"
+WITHDRAWN = "已撤销您的注销申请，您的账号、积分和信息都保持不变。"
+# Said while an erasure is pending: the customer takes it back.
+WITHDRAW = re.compile(r"撤销|撤回|不注销|不删|取消注销|取消删除|保留")
 
 
 def summary(session: Session, customer: Customer, today: date) -> str:
@@ -52,7 +59,8 @@ def consequences(session: Session, customer: Customer, today: date) -> str:
         RepairTicket.customer_id == customer.id, RepairTicket.state == states.SUBMITTED
     )
     waiting = int(session.scalar(not_sent) or 0)
-    lines = ["删除后无法恢复，请您确认："]
+    days = COOLING_OFF.days
+    lines = [f"提交后有 {days} 天冷静期，期间可以撤销；冷静期结束后删除，无法恢复。请您确认："]
     if found.points or found.coupons or found.phone:
         lines.append(
             f"· 会员身份注销：{found.points} 积分作废，{found.coupons} 张未使用的优惠券失效，"
@@ -68,9 +76,25 @@ def consequences(session: Session, customer: Customer, today: date) -> str:
 
 
 def erase(session: Session, customer: Customer) -> str:
-    """Erase the customer who confirmed in chat; what to tell them."""
+    """The customer confirmed: file the erasure, done when the cooling-off ends."""
     try:
-        erasure.erase(session, customer.id, CHAT, CUSTOMER)
+        request = cooling_off.schedule(session, customer.id, CHAT, CUSTOMER)
     except DomainError as exc:
         return exc.detail
-    return ERASED
+    return SCHEDULED.format(day=_day(cooling_off.erases_on(request)))
+
+
+def already_asked(session: Session, customer: Customer, text: str) -> str | None:
+    """A customer with an erasure pending speaks of it again: withdrawn when they say so
+    (「撤销注销」「不注销了」), else when it will happen. None without a pending erasure."""
+    request = cooling_off.pending(session, customer.id)
+    if request is None:
+        return None
+    if WITHDRAW.search(text):
+        cooling_off.withdraw(session, customer.id, CUSTOMER)
+        return WITHDRAWN
+    return PENDING_TEXT.format(day=_day(cooling_off.erases_on(request)))
+
+
+def _day(day: date) -> str:
+    return f"{day.month} 月 {day.day} 日"

@@ -6,8 +6,12 @@ import httpx
 import pytest
 
 from bot import replies
+from crm.db import session_scope
+from crm.privacy import cooling_off
+from crm.privacy.models import CANCELLED, DataRequest
 from tests.api.conftest import identity_of, inbound, make_sim, sent_to, texts
 from tests.api.test_wechat_conformance import post
+from tests.crm.privacy.people import make_person
 
 
 @pytest.mark.parametrize(
@@ -98,3 +102,16 @@ def test_login_code_is_single_use_and_me_needs_a_token(api: str) -> None:
     bad = httpx.get(f"{api}/api/mp/me", headers={"Authorization": "Bearer nope"})
     assert bad.status_code == 401 and bad.json()["error"] == "Unauthorized"
     assert httpx.post(f"{api}/api/mp/login", json={}).status_code == 422
+
+
+def test_logging_in_again_withdraws_it(api: str) -> None:
+    """POL-PRV-007: logging in again during the cooling-off withdraws the erasure."""
+    with session_scope() as session:
+        person = make_person(session)
+        cooling_off.schedule(session, person.customer_id, "chat", "customer")
+    mp_openid = person.openids[1]
+    httpx.post(f"{api}/sandbox/codes", json={"code": "relogin-" + mp_openid, "openid": mp_openid})
+    assert httpx.post(f"{api}/api/mp/login", json={"code": "relogin-" + mp_openid}).is_success
+    with session_scope() as session:
+        request = session.query(DataRequest).filter_by(customer_id=person.customer_id).one()
+        assert (request.status, request.decided_by) == (CANCELLED, "relogin")

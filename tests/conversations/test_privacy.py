@@ -17,7 +17,9 @@ from bot.stack import Stack
 from crm.config import get_settings
 from crm.customers.models import Customer, WechatIdentity
 from crm.db import session_scope
+from crm.jobs.daily import run_daily
 from crm.points import service as points
+from crm.privacy import cooling_off
 from crm.privacy.models import DataRequest
 from tests.api.conftest import identity_of
 from tests.conversations.conftest import Chat
@@ -64,7 +66,16 @@ def test_see_then_erase_with_confirmation_then_start_afresh(
     assert "300 积分作废" in asked and "确认删除" in asked
     assert "已取消删除" in chat.say("取消")
     assert "确认删除" in chat.say("注销")
-    assert "已删除" in chat.say("确认删除")
+    assert "冷静期" in chat.say("确认删除")  # filed: erased when the 7-day cooling-off ends
+    assert "已撤销" in chat.say("撤销注销")
+    assert "确认删除" in chat.say("删除我的信息")
+    filed = chat.say("确认删除")
+    with session_scope() as session:
+        request = cooling_off.pending(session, customer_id)
+        assert request is not None
+        day = cooling_off.erases_on(request)
+    assert f"{day.month} 月 {day.day} 日" in filed
+    assert run_daily(day).erasures_done >= 1
     with session_scope() as session:
         old = session.get(Customer, customer_id)
         assert old is not None and old.phone is None and old.display_name is None
@@ -75,7 +86,8 @@ def test_see_then_erase_with_confirmation_then_start_afresh(
         statuses = session.scalars(
             select(DataRequest.status).where(DataRequest.customer_id == customer_id)
         )
-        assert sorted(statuses) == ["cancelled", "done"]  # the export died with the data
+        # the export died with the data; the first erasure was withdrawn
+        assert sorted(statuses) == ["cancelled", "cancelled", "done"]
     deadline = time.monotonic() + 15
     while "查询我的个人信息" in _tracker_text(rasa_stack.rasa_url, chat.sim.openid):
         assert time.monotonic() < deadline, "Rasa still remembers the erased conversation"
