@@ -105,7 +105,11 @@ def rasa_for(api_port: int, rasa_port: int, actions_port: int) -> Stack:
     """Rasa and an action server of the faulty api's own: the tests kill them."""
     stack = Stack(rasa_port=rasa_port, actions_port=actions_port, port=api_port, with_api=False)
     stack.start(sys.stderr)
-    stack.wait_ready(timeout=300)
+    try:
+        stack.wait_ready(timeout=300)
+    except BaseException:
+        stack.stop()
+        raise
     return stack
 
 
