@@ -154,8 +154,13 @@ def users(api: FaultyApi, count: int = 1) -> list[WeChatSimulator]:
 
 
 def timed_say(sim: WeChatSimulator, text: str) -> tuple[str | None, float]:
+    return timed_post(sim, sim.text_xml(text))
+
+
+def timed_post(sim: WeChatSimulator, xml: str) -> tuple[str | None, float]:
+    """The passive reply to one push, and how long the callback took."""
     started = time.monotonic()
-    reply = sim.say(text)
+    reply = sim.open_reply(sim.post(xml))
     return reply, time.monotonic() - started
 
 
@@ -219,10 +224,7 @@ def test_redis_down_callbacks_answer_and_dedup_falls_back_to_the_database(
     pushes = [sim.text_xml(QUESTION) for sim in sims]
     faulty.redis.cut()
     try:
-        said = []
-        for sim, xml in zip(sims, pushes, strict=True):
-            started = time.monotonic()
-            said.append((sim.open_reply(sim.post(xml)), time.monotonic() - started))
+        said = [timed_post(sim, xml) for sim, xml in zip(sims, pushes, strict=True)]
     finally:
         faulty.redis.restore()
     assert [reply for reply, _ in said] == [answer] * USERS
@@ -241,10 +243,7 @@ def test_database_down_pushes_spooled_then_replayed_and_answered(
     pushes = [sim.text_xml(QUESTION) for sim in sims]
     faulty.database.cut()
     try:
-        said = []
-        for sim, xml in zip(sims, pushes, strict=True):
-            started = time.monotonic()
-            said.append((sim.open_reply(sim.post(xml)), time.monotonic() - started))
+        said = [timed_post(sim, xml) for sim, xml in zip(sims, pushes, strict=True)]
         redelivered = sims[0].open_reply(sims[0].post(pushes[0]))  # WeChat's retry
         spooled = len(list(faulty.spool.glob("*.push.json")))
     finally:
