@@ -11,7 +11,7 @@ export PYTHONPATH := $(CURDIR)
 export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 
-.PHONY: help install train run chat test browser lint validate migrate kb seed lock clean eval bench menu backup restore
+.PHONY: help install train run chat test browser lint validate migrate kb seed lock clean eval bench menu backup restore rotate-keys
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ kb: migrate  ## validate and load knowledge_base/ into the database
 seed: kb  ## demo members, purchases and the demo-pos integration client (idempotent; not in production)
 	@$(PY) -m crm.purchases seed-demo
 
+rotate-keys: $(VENV)/.installed  ## re-encrypt personal data under the first key of PII_KEYS (after adding a key)
+	@$(PY) -m crm.privacy rotate-keys
+
 backup: $(VENV)/.installed  ## timestamped backup of DATABASE_URL under var/backups/ (ARGS=--out DIR)
 	@$(PY) scripts/backup.py backup $(ARGS)
 
@@ -92,8 +95,8 @@ clean:  ## remove environments, models and the local database
 eval: train  ## answer quality on held-out questions (eval/), never trained on; ARGS=--fast for CI
 	@$(PY) scripts/evaluate.py $(ARGS)
 
-bench: install train  ## callback and ledger benchmarks on PostgreSQL + Redis + Rasa (bench/results/)
-	@$(PY) -m bench.callback
+bench: install train  ## end-to-end load through WeChat, baselines, scaling, profile; ledger (bench/results/)
+	@$(PY) -m bench.e2e $(ARGS)
 	@$(PY) -m bench.ledger
 
 menu: $(VENV)/.installed  ## publish bot/menu.yml as the official account's menu (WECHAT_API_BASE)

@@ -13,13 +13,14 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from api import health, integration, mp, wechat
+from api import health, integration, metrics, mp, wechat
 from api.backoffice import audit as backoffice_audit
 from api.backoffice import coupons as backoffice_coupons
 from api.backoffice import dashboard as backoffice_dashboard
 from api.backoffice import handoffs as backoffice_handoffs
 from api.backoffice import knowledge as backoffice_knowledge
 from api.backoffice import members as backoffice_members
+from api.backoffice import privacy as backoffice_privacy
 from api.backoffice import simulator as backoffice_simulator
 from api.backoffice import ticket_pages as backoffice_ticket_pages
 from api.backoffice import tickets as backoffice_tickets
@@ -28,14 +29,17 @@ from api.deps import AppContext, Channel
 from bot.delivery import DeliveryWorker
 from bot.normalize import normalize
 from bot.rasa_client import RasaClient
+from bot.recovery import Recovery
 from bot.runtime import ChannelRuntime
 from bot.sandbox import SandboxState, create_sandbox
+from bot.spool import Spool
 from bot.wechat import WeChatCodec
 from bot.wechat_api import WeChatAPI
 from crm.config import Settings, get_settings
 from crm.errors import DomainError
 from crm.jobs.scheduler import run_forever, sweep_handoffs_forever
 from crm.kv import get_store
+from crm.privacy.masking import install_log_masking
 
 
 def build_context(settings: Settings, http: httpx.AsyncClient) -> AppContext:
@@ -50,6 +54,7 @@ def build_context(settings: Settings, http: httpx.AsyncClient) -> AppContext:
     worker = DeliveryWorker(
         {api.appid: api for api in apis.values()}, miniprogram_appids={settings.wechat_mp_appid}
     )
+    spool = Spool(settings.spool_dir)
 
     def channel(name: str, token: str, keys: list[str], passive: bool) -> Channel:
         api = apis[name]
@@ -65,6 +70,7 @@ def build_context(settings: Settings, http: httpx.AsyncClient) -> AppContext:
             messages_per_minute=settings.openid_messages_per_minute,
             lookup_unionid=_unionid_of(api) if passive else None,
             typing=api.typing if passive else None,
+            spool=spool,
         )
         formats = ("xml",) if passive else ("xml", "json")
         return Channel(WeChatCodec(token, keys, api.appid), runtime, api, formats)
@@ -89,6 +95,20 @@ def build_context(settings: Settings, http: httpx.AsyncClient) -> AppContext:
     )
 
 
+def _recovery(settings: Settings, context: AppContext) -> Recovery:
+    """The sweep that replays spooled pushes and answers what the bot still owes."""
+    runtimes = [context.oa.runtime, context.mp.runtime]
+    return Recovery(
+        runtimes,
+        context.rasa,
+        get_store(),
+        Spool(settings.spool_dir),
+        interval=settings.pending_retry_seconds,
+        stale_after=settings.pending_stale_seconds,
+        handoff_after=settings.pending_handoff_minutes * 60,
+    )
+
+
 def _unionid_of(api: WeChatAPI) -> Callable[[str], Awaitable[str | None]]:
     async def lookup(openid: str) -> str | None:
         unionid = (await api.user_info(openid)).get("unionid")
@@ -103,6 +123,7 @@ def create_app(settings: Settings | None = None, sandbox: SandboxState | None = 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    install_log_masking()  # no mobile number reaches a log in clear
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -125,6 +146,8 @@ def create_app(settings: Settings | None = None, sandbox: SandboxState | None = 
                 if settings.scheduled_jobs
                 else []
             )
+            if settings.recovery:
+                jobs.append(asyncio.create_task(_recovery(settings, context).run_forever()))
             yield
             for job in jobs:
                 job.cancel()
@@ -142,6 +165,7 @@ def create_app(settings: Settings | None = None, sandbox: SandboxState | None = 
     app.state.settings = settings  # also for requests served without the lifespan (tests)
     app.include_router(wechat.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(mp.router)
     app.include_router(integration.router)
     backoffice_web.install(app)
@@ -155,6 +179,7 @@ def create_app(settings: Settings | None = None, sandbox: SandboxState | None = 
     app.include_router(backoffice_members.router)
     app.include_router(backoffice_simulator.router)
     app.include_router(backoffice_audit.router)
+    app.include_router(backoffice_privacy.router)
     if settings.sandbox_enabled:
         app.mount("/sandbox", create_sandbox(settings, sandbox))
 

@@ -12,6 +12,7 @@ from fastapi.responses import PlainTextResponse, Response
 from api.deps import AppContext, Channel, get_context
 from api.limits import count_forged, forging_blocked
 from bot.wechat import ForgedRequest, MalformedPush, query_from_mapping
+from crm.metrics import CALLBACK_SECONDS, MESSAGES_IN, MESSAGES_OUT
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/wechat", tags=["wechat"])
@@ -52,13 +53,18 @@ async def _receive(request: Request, channel: Channel, name: str) -> Response:
     except MalformedPush as exc:
         log.warning("malformed %s push ignored: %s", name, exc)
         return _success()
+    channel_name = name.lower()
+    MESSAGES_IN.labels(channel_name, push.msg_type).inc()
     try:
         reply = await channel.runtime.handle(push, received_at)
     except Exception:
         log.exception("%s push %s could not be stored", name, push.dedup_key)
         return PlainTextResponse("temporarily unavailable", status_code=503)
+    finally:
+        CALLBACK_SECONDS.labels(channel_name).observe(time.monotonic() - received_at)
     if reply is None:
         return _success()
+    MESSAGES_OUT.labels(channel_name, "passive").inc()
     return Response(channel.codec.reply(push, reply, query), media_type="application/xml")
 
 

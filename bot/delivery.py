@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.wechat_api import WeChatAPI, WeChatAPIError
 from crm.db import session_scope
+from crm.metrics import MESSAGES_OUT
 from crm.outbox import service as outbox
 from crm.outbox.models import OutboxItem
 
@@ -69,6 +70,11 @@ class DeliveryWorker:
         try:
             result = await self._dispatch(client, item)
         except WeChatAPIError as exc:
+            if exc.maybe_delivered and item.kind not in outbox.IDEMPOTENT_KINDS:
+                # WeChat may have it: a second send could be a duplicate the customer sees.
+                log.error("outbox %d to %s: %s; not repeated", item.id, item.openid, exc)
+                await asyncio.to_thread(self._unknown, item.id, str(exc))
+                return
             log.warning("outbox %d to %s: %s (%s)", item.id, item.openid, exc, exc.decision)
             if exc.decision == "alert":
                 log.error("WeChat quota exhausted for %s: %s", item.appid, exc)
@@ -78,6 +84,8 @@ class DeliveryWorker:
             return
         msgid = result.get("msgid")
         await asyncio.to_thread(self._sent, item.id, int(msgid) if msgid else None)
+        channel = "mp" if item.appid in self.miniprogram_appids else "oa"
+        MESSAGES_OUT.labels(channel, item.kind).inc()
 
     async def _dispatch(self, client: WeChatAPI, item: OutboxItem) -> dict[str, Any]:
         if item.kind == "custom":
@@ -91,6 +99,10 @@ class DeliveryWorker:
     def _sent(self, item_id: int, msgid: int | None) -> None:
         with session_scope() as session:
             outbox.mark_sent(session, item_id, msgid)
+
+    def _unknown(self, item_id: int, error: str) -> None:
+        with session_scope() as session:
+            outbox.mark_unknown(session, item_id, error)
 
     def _failed(self, item_id: int, errcode: int | None, error: str, decision: str) -> None:
         with session_scope() as session:

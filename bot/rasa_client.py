@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+from crm.metrics import RASA_SECONDS
+from crm.rasa import base_urls, server_for
 
 
 class RasaUnavailable(Exception):
@@ -22,23 +26,36 @@ class BotTurn:
 
 
 class RasaClient:
-    """Async client for `POST /webhooks/rest/webhook` and the status endpoint."""
+    """Async client for `POST /webhooks/rest/webhook` and the status endpoint.
+
+    `base_url` may list several Rasa servers separated by commas (replicas sharing a tracker
+    store): each sender always goes to the same one, chosen by a hash of the sender id, so one
+    user's turns are handled in order by one server.
+    """
 
     def __init__(self, base_url: str, http: httpx.AsyncClient) -> None:
-        self.base_url = base_url.rstrip("/")
+        self.base_urls = base_urls(base_url)
+        self.base_url = self.base_urls[0]
         self.http = http
+
+    def url_for(self, sender: str) -> str:
+        """The Rasa server that handles `sender` (stable across processes and restarts)."""
+        return server_for(self.base_urls, sender)
 
     async def send(self, sender: str, text: str, metadata: dict[str, Any]) -> BotTurn:
         """Send one customer message; return the bot's replies."""
         payload = {"sender": sender, "message": text, "metadata": metadata}
+        started = time.monotonic()
         try:
             response = await self.http.post(
-                f"{self.base_url}/webhooks/rest/webhook", json=payload, timeout=60
+                f"{self.url_for(sender)}/webhooks/rest/webhook", json=payload, timeout=60
             )
             response.raise_for_status()
             items = response.json()
         except (httpx.HTTPError, ValueError) as exc:
+            RASA_SECONDS.labels("error").observe(time.monotonic() - started)
             raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        RASA_SECONDS.labels("ok").observe(time.monotonic() - started)
         texts: list[str] = []
         handoff = None
         for item in items if isinstance(items, list) else []:
@@ -54,16 +71,21 @@ class RasaClient:
         events = [{"event": "resume"}, {"event": "action", "name": "action_listen"}]
         try:
             response = await self.http.post(
-                f"{self.base_url}/conversations/{sender}/tracker/events", json=events, timeout=10
+                f"{self.url_for(sender)}/conversations/{sender}/tracker/events",
+                json=events,
+                timeout=10,
             )
             response.raise_for_status()
         except httpx.HTTPError as exc:
             raise RasaUnavailable(f"resume failed: {type(exc).__name__}: {exc}") from exc
 
     async def ready(self) -> bool:
-        """True when the server is up with a model loaded."""
+        """True when every server is up with a model loaded."""
+        return all([await self._ready(url) for url in self.base_urls])
+
+    async def _ready(self, base_url: str) -> bool:
         try:
-            response = await self.http.get(f"{self.base_url}/status", timeout=2)
+            response = await self.http.get(f"{base_url}/status", timeout=2)
             return response.status_code == 200 and bool(response.json().get("model_file"))
         except (httpx.HTTPError, ValueError):
             return False

@@ -82,10 +82,13 @@ def test_the_panel_shows_everything_an_agent_needs_beside_the_chat(db: Session) 
 
     panel = customer_panel(db, customer.id, DAY)
 
-    assert (panel.customer_id, panel.display_name, panel.phone) == (
-        customer.id,
-        "王**",  # masked
-        f"{number[:3]}****{number[-4:]}",
+    assert (
+        (panel.customer_id, panel.display_name, panel.phone)
+        == (
+            customer.id,
+            "王**",  # masked
+            f"{number[:3]}****{number[-4:]}",
+        )
     )
     assert (panel.tier, panel.tier_since) == ("银卡", date(2026, 3, 1))
     assert (panel.points, panel.points_expiring) == (700, 500)

@@ -1,0 +1,108 @@
+"""Memory (RSS) and CPU time of the bench's processes, each with its children, from /proc."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import defaultdict
+from pathlib import Path
+
+TICK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _stat(pid: int) -> tuple[int, float, int] | None:
+    """(parent pid, CPU seconds, RSS bytes) of a process, None when it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK, int(fields[21]) * PAGE
+
+
+def _tree(root: int) -> list[int]:
+    children: dict[int, list[int]] = defaultdict(list)
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (stat := _stat(int(entry.name))) is not None:
+            children[stat[0]].append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def _machine() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, all cores."""
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    return (sum(ticks) - idle) / TICK, sum(ticks) / TICK
+
+
+def _postgres() -> float:
+    """CPU seconds of every PostgreSQL process (the bench's and anyone else's)."""
+    spent = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if not (entry / "cmdline").read_bytes().startswith(b"postgres"):
+                    continue
+            except OSError:
+                continue
+            if (stat := _stat(int(entry.name))) is not None:
+                spent += stat[1]
+    return spent
+
+
+def _totals(root: int) -> tuple[float, int]:
+    cpu, rss = 0.0, 0
+    for pid in _tree(root):
+        if (stat := _stat(pid)) is not None:
+            cpu, rss = cpu + stat[1], rss + stat[2]
+    return cpu, rss
+
+
+class Usage:
+    """CPU milliseconds spent between start() and stop(), and the largest RSS sampled."""
+
+    def __init__(self, roots: dict[str, int]) -> None:
+        self.roots = roots
+        self._cpu: dict[str, float] = {}
+        self._peak: dict[str, int] = {}
+        self._self = 0.0
+        self._machine = (0.0, 0.0)
+        self._postgres = 0.0
+        self.machine: dict[str, float] = {}
+
+    def sample(self) -> None:
+        for name, pid in self.roots.items():
+            self._peak[name] = max(self._peak.get(name, 0), _totals(pid)[1])
+
+    def start(self) -> None:
+        self._peak.clear()
+        self._cpu = {name: _totals(pid)[0] for name, pid in self.roots.items()}
+        self._self = time.process_time()
+        self._machine = _machine()
+        self._postgres = _postgres()
+        self.sample()
+
+    def stop(self) -> dict[str, float]:
+        """CPU ms per process (and the load generator's own) since start()."""
+        self.sample()
+        spent = {n: 1000 * (_totals(pid)[0] - self._cpu[n]) for n, pid in self.roots.items()}
+        spent["load generator"] = 1000 * (time.process_time() - self._self)
+        spent["postgres (all)"] = 1000 * (_postgres() - self._postgres)
+        busy, total = (now - then for now, then in zip(_machine(), self._machine, strict=True))
+        ours = sum(spent.values()) / 1000
+        self.machine = {
+            "busy_percent": round(100 * busy / total, 1) if total else 0.0,
+            "outside_bench_cores": round(max(0.0, busy - ours) / (total / (os.cpu_count() or 1)), 2)
+            if total
+            else 0.0,
+        }
+        return spent
+
+    def rss_mb(self) -> dict[str, float]:
+        return {name: round(rss / 2**20, 1) for name, rss in self._peak.items()}
