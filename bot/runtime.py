@@ -22,6 +22,7 @@ from crm.customers.models import WechatIdentity
 from crm.db import session_scope
 from crm.handoff import events
 from crm.kv import KeyValueStore, RateDecision
+from crm.metrics import REPLIES_DEFERRED
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +174,7 @@ class ChannelRuntime:
         try:
             texts = await asyncio.wait_for(asyncio.shield(task), budget)
         except TimeoutError:
+            REPLIES_DEFERRED.labels(self.channel).inc()
             log.warning("no answer within %.1f s for %s: replying later", self.budget, push.openid)
             self._keep(self._deliver_later(task, stored))
             if not self.passive_replies:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import or_, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -42,28 +45,53 @@ def get_or_create_conversation(
 
 
 def record_inbound(session: Session, inbound: InboundMessage) -> Message:
-    """Store an inbound message; a second delivery of the same push raises DuplicateDelivery."""
+    """Store an inbound message; a second delivery of the same push raises DuplicateDelivery.
+
+    The hot path of every push: the identity's and conversation's timestamps stay pending until
+    the caller's next flush (one UPDATE each with what it changes), and the message goes in with
+    one INSERT … ON CONFLICT DO NOTHING RETURNING instead of a savepoint around it.
+    """
     identity = resolve_identity(session, inbound.appid, inbound.openid, inbound.unionid)
-    conversation = get_or_create_conversation(session, identity, inbound.channel)
-    message = Message(
-        conversation_id=conversation.id,
-        direction="in",
-        msg_type=inbound.msg_type,
-        content=inbound.content,
-        wechat_msg_id=inbound.wechat_msg_id,
-        dedup_key=inbound.dedup_key,
-        raw=inbound.raw,
-        media_id=inbound.media_id,
-        media_url=inbound.media_url,
-    )
-    try:
-        with session.begin_nested():
-            session.add(message)
-            session.flush()
-    except IntegrityError as exc:
-        raise DuplicateDelivery(f"push {inbound.dedup_key} was already received") from exc
+    with session.no_autoflush:
+        conversation = get_or_create_conversation(session, identity, inbound.channel)
+        values = {
+            "conversation_id": conversation.id,
+            "direction": "in",
+            "msg_type": inbound.msg_type,
+            "content": inbound.content,
+            "wechat_msg_id": inbound.wechat_msg_id,
+            "dedup_key": inbound.dedup_key,
+            "raw": inbound.raw,
+            "media_id": inbound.media_id,
+            "media_url": inbound.media_url,
+            "created_at": utcnow(),
+        }
+        message = _insert_once(session, values)
+    if message is None:
+        raise DuplicateDelivery(f"push {inbound.dedup_key} was already received")
     conversation.last_message_at = utcnow()
     return message
+
+
+def _insert_once(session: Session, values: dict[str, Any]) -> Message | None:
+    """Insert the message unless its delivery key is already stored (then None)."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        upsert = postgresql_insert(Message).values(**values)
+        stmt = upsert.on_conflict_do_nothing(index_elements=["dedup_key"]).returning(Message)
+    elif dialect == "sqlite":
+        lite = sqlite_insert(Message).values(**values)
+        stmt = lite.on_conflict_do_nothing(index_elements=["dedup_key"]).returning(Message)
+    else:  # another database: a savepoint catches the duplicate
+        message = Message(**values)
+        try:
+            with session.begin_nested():
+                session.add(message)
+                session.flush()
+        except IntegrityError:
+            return None
+        return message
+    return session.scalars(stmt).first()
 
 
 def record_outbound(

@@ -37,8 +37,7 @@ def resolve_identity(
         identity = _create_identity(session, appid, openid, unionid)
     elif unionid and not identity.unionid:
         identity.unionid = unionid
-    identity.last_seen_at = utcnow()
-    session.flush()
+    identity.last_seen_at = utcnow()  # written by the session's next flush
     return identity
 
 
