@@ -29,7 +29,8 @@ from typing import Any
 from sqlalchemy import Engine, event, func, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from bench.callback import DB_URL, percentile, prepare_database
+from bench.callback import DB_URL, prepare_database
+from bench.load import percentile
 from bot.stack import ROOT
 from crm.coupons import catalogue
 from crm.coupons import service as coupons
