@@ -1,9 +1,10 @@
 """Pushes that could not be stored (database down or too slow), kept on disk until replayed.
 
 One file per push, named by arrival time and delivery key: written to a temporary name, synced
-and renamed, so a crash leaves either a whole file or none. The replay stores files oldest
-first and deletes each once stored; storing is idempotent (the delivery key is unique), so two
-processes replaying the same file store it once.
+and renamed, so a crash leaves either a whole file or none; the push in it is encrypted with
+the personal-data key (PII_KEYS). The replay stores files oldest first and deletes each once
+stored; storing is idempotent (the delivery key is unique), so two processes replaying the same
+file store it once.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from bot.wechat import MalformedPush, Push, push_from_raw
+from crm.privacy.crypto import PiiDecryptionError, keyring
 
 log = logging.getLogger(__name__)
 
 SUFFIX = ".push.json"
+CONTEXT = "spool.raw"  # bound into the encryption: a value from elsewhere does not open here
 # What a database that is down, unreachable or saturated raises.
 DATABASE_AWAY = (OperationalError, InterfaceError, PoolTimeout, TimeoutError, ConnectionError)
 
@@ -55,7 +58,7 @@ class Spool:
         path = self.directory / f"{time.time_ns():020d}-{digest}{SUFFIX}"
         record = {
             "appid": appid,
-            "raw": push.raw,
+            "raw": keyring().encrypt(push.raw, CONTEXT),  # the customer's words: never in clear
             "encrypted": push.encrypted,
             "key_index": push.key_index,
         }
@@ -80,7 +83,7 @@ class Spool:
         for path in self.waiting():
             try:
                 spooled = self._read(path)
-            except (OSError, ValueError, KeyError, MalformedPush) as exc:
+            except (OSError, ValueError, KeyError, MalformedPush, PiiDecryptionError) as exc:
                 self._quarantine(path, exc)
                 continue
             try:
@@ -99,7 +102,8 @@ class Spool:
 
     def _read(self, path: Path) -> Spooled:
         record = json.loads(path.read_text(encoding="utf-8"))
-        push = push_from_raw(record["raw"], bool(record["encrypted"]), int(record["key_index"]))
+        raw = keyring().decrypt(str(record["raw"]), CONTEXT)
+        push = push_from_raw(raw, bool(record["encrypted"]), int(record["key_index"]))
         return Spooled(path, str(record["appid"]), push)
 
     def _quarantine(self, path: Path, exc: Exception) -> None:
