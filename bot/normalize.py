@@ -28,7 +28,7 @@ STEPS = ("t2s", "width", "noise", "synonyms", "pinyin")
 _REPEATED_PUNCT = re.compile(r"([!?,.~。！？，、…~\-])\1+")
 _SPACES = re.compile(r"\s+")
 _SKU = re.compile(
-    r"(?<![a-z0-9])([a-z]{2})[\s\-_]?([a-z]{2})[\s\-_]?(\d{2,4}[a-z]{0,4})(?:[\s\-_]?(\d{2}))?"
+    r"(?<![a-z0-9])([a-z]{2})[\s\-_]?([a-z]{2})[\s\-_]?(\d{2,4}[a-z]{0,2})(?:[\s\-_]?(\d{2}))?"
     r"(?![a-z0-9])"
 )
 # Fuzzy initials and finals that customers (and voice input) confuse.
