@@ -139,14 +139,24 @@ def _canonical_sku(match: re.Match[str]) -> str:
     return "-".join(p.upper() for p in parts)
 
 
+def _simplified(text: str) -> str:
+    """Traditional -> simplified, to a fixed point: OpenCC maps a few rare characters in
+    chains (苧 -> 苎 takes two passes)."""
+    for _ in range(3):
+        converted = _t2s().convert(text)
+        if converted == text:
+            break
+        text = converted
+    return text
+
+
 def normalize(text: str, steps: Iterable[str] = STEPS) -> str:
     """`text` after the given normalisation steps, in their fixed order."""
     enabled = set(steps)
     if "t2s" in enabled:
-        text = _t2s().convert(text)
+        text = _simplified(text)
     if "width" in enabled:
         text = unicodedata.normalize("NFKC", text).lower()
-        text = _SKU.sub(_canonical_sku, text)
     if "noise" in enabled:
         text = "".join(
             ch for ch in text if unicodedata.category(ch) not in ("So", "Sk", "Cs", "Co")
@@ -160,4 +170,6 @@ def normalize(text: str, steps: Iterable[str] = STEPS) -> str:
                 text = text.replace(alias, canonical)
     if "pinyin" in enabled:
         text = fix_homophones(text)
+    if "width" in enabled:  # last: on the text as it ends up, so a second pass finds the same
+        text = _SKU.sub(_canonical_sku, text)
     return text
