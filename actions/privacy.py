@@ -30,7 +30,7 @@ CONFIRM = re.compile(
     r"^(是的?|对|好的?)?[，,\s]*(确认|确定)要?(删除|注销)?(我的)?(个人)?(信息|资料|数据|账号)?"
     r"(吧|了)?[。.!！]*$"
 )
-REFUSE = re.compile(r"不|别|取消|算了|再想想|先不")
+REFUSE = re.compile(r"不|别|取消|算了|再想想|先不|撤销|撤回")
 NOT_KNOWN = "我们这里还没有您的任何信息。"
 
 
@@ -156,3 +156,17 @@ class ActionCancelErasure(Action):
     ) -> list[EventType]:
         dispatcher.utter_message(text=replies.CANCELLED)
         return [ActiveLoop(None), SlotSet("erase_confirm", None), SlotSet("requested_slot", None)]
+
+
+class ActionWithdrawErasure(Action):
+    """`action_withdraw_erasure`: 「撤销注销」 takes back an erasure still in its cooling-off."""
+
+    def name(self) -> str:
+        return "action_withdraw_erasure"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        text = await asyncio.to_thread(_with_customer, tracker, replies.withdraw)
+        dispatcher.utter_message(text=text)
+        return []

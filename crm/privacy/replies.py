@@ -25,6 +25,7 @@ SCHEDULED = (
 )
 PENDING_TEXT = "您的注销申请正在冷静期中，将于 {day}执行。想保留账号请回复「撤销注销」。"
 WITHDRAWN = "已撤销您的注销申请，您的账号、积分和信息都保持不变。"
+NOTHING_TO_WITHDRAW = "您目前没有待处理的注销申请，账号和信息一切如常。"
 # Said while an erasure is pending: the customer takes it back.
 WITHDRAW = re.compile(r"撤销|撤回|不注销|不删|取消注销|取消删除|保留")
 
@@ -94,6 +95,13 @@ def already_asked(session: Session, customer: Customer, text: str) -> str | None
         cooling_off.withdraw(session, customer.id, CUSTOMER)
         return WITHDRAWN
     return PENDING_TEXT.format(day=_day(cooling_off.erases_on(request)))
+
+
+def withdraw(session: Session, customer: Customer) -> str:
+    """「撤销注销」: the pending erasure taken back, or that there is none."""
+    if cooling_off.withdraw(session, customer.id, CUSTOMER):
+        return WITHDRAWN
+    return NOTHING_TO_WITHDRAW
 
 
 def _day(day: date) -> str:

@@ -50,8 +50,11 @@ def test_saying_so_in_chat_withdraws_it(db: Session) -> None:
     assert replies.already_asked(db, customer, "撤销注销") == replies.WITHDRAWN
     assert cooling_off.pending(db, person.customer_id) is None
     assert replies.already_asked(db, customer, "撤销注销") is None  # nothing pending now
-    request = db.query(DataRequest).filter_by(customer_id=person.customer_id).one()
-    assert (request.status, request.decided_by) == (CANCELLED, "customer")
+    assert replies.withdraw(db, customer) == replies.NOTHING_TO_WITHDRAW
+    assert "冷静期" in replies.erase(db, customer)
+    assert replies.withdraw(db, customer) == replies.WITHDRAWN
+    requests = db.query(DataRequest).filter_by(customer_id=person.customer_id).all()
+    assert [(r.status, r.decided_by) for r in requests] == [(CANCELLED, "customer")] * 2
 
 
 def test_a_ticket_holding_the_tool_refuses_it(db: Session) -> None:
