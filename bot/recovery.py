@@ -16,7 +16,6 @@ from datetime import timedelta
 from sqlalchemy.orm import Session
 
 from bot import routing
-from bot.normalize import normalize
 from bot.plans import Plan, plan_for
 from bot.rasa_client import RasaClient
 from bot.runtime import ChannelRuntime
@@ -114,7 +113,7 @@ class Recovery:
                 return done
             runtime = self.runtimes[item.appid]
             if item.plan is None:
-                await asyncio.to_thread(_set_status, item.message_id, "answered")
+                await asyncio.to_thread(_settle, item.message_id, "answered")
                 continue
             if not await runtime.answer_pending(
                 item.message_id, item.openid, item.plan, item.resume
@@ -166,10 +165,8 @@ def _plan_again(session: Session, message: Message) -> Plan | None:
     except MalformedPush:
         push = None
     if push is None:
-        return Plan(ask=normalize(message.content)) if message.content else None
-    plan = plan_for(session, push)
-    if plan.ask:
-        plan = Plan(ask=normalize(plan.ask) or plan.ask)
+        return routing.for_the_bot(Plan(ask=message.content)) if message.content else None
+    plan = routing.for_the_bot(plan_for(session, push))
     return plan if (plan.ask or plan.intent) else None
 
 
@@ -185,6 +182,6 @@ def _hand_to_human(appid: str, openid: str) -> str | None:
         return said
 
 
-def _set_status(message_id: int, status: str) -> None:
+def _settle(message_id: int, status: str) -> None:
     with session_scope() as session:
-        conversations.get_message(session, message_id).status = status
+        conversations.settle(session, message_id, status)

@@ -35,10 +35,14 @@ def route(session: Session, conversation: Conversation, push: Push, plan: Plan) 
     if reason:
         _, said = handoffs.open_handoff(session, conversation, reason)
         return Plan(say=said), "queued"
-    if plan.ask:
-        asked = words if plan.ask == text else normalize(plan.ask)
-        plan = replace(plan, ask=asked or plan.ask)
-    return plan, ""
+    return for_the_bot(plan, words if plan.ask == text else None), ""
+
+
+def for_the_bot(plan: Plan, words: str | None = None) -> Plan:
+    """`plan` with its question normalised as the bot is asked it (`words`: already done)."""
+    if not plan.ask:
+        return plan
+    return replace(plan, ask=(words or normalize(plan.ask)) or plan.ask)
 
 
 def _reason(text: str) -> str | None:

@@ -365,9 +365,7 @@ class ChannelRuntime:
 
     def _set_status(self, message_id: int, status: str) -> None:
         with session_scope() as session:
-            message = conversations.get_message(session, message_id)
-            if message.status in conversations.AWAITING_BOT:
-                message.status = status
+            conversations.settle(session, message_id, status)
 
 
 def _save_unionid(identity_id: int, unionid: str) -> None:

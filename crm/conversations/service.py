@@ -200,6 +200,13 @@ def awaiting_bot(
     return [(m, c, i) for m, c, i in rows]
 
 
+def settle(session: Session, message_id: int, status: str) -> None:
+    """Set what became of a message the bot owed an answer (unless already settled)."""
+    message = get_message(session, message_id)
+    if message.status in AWAITING_BOT:
+        message.status = status
+
+
 def owed_in(session: Session, conversation_id: int) -> list[Message]:
     """The conversation's inbound messages the bot still owes an answer."""
     return list(
