@@ -42,10 +42,19 @@ def _fault(url: str, errcode: int | None, times: int = 1, path: str = SEND) -> N
     httpx.post(f"{url}/sandbox/faults", json={"path": path, "errcode": errcode, "times": times})
 
 
+def _cancel_others_pending() -> None:
+    """What other tests left unsent must not take a one-shot fault meant for this test."""
+    with session_scope() as session:
+        session.execute(
+            update(OutboxItem).where(OutboxItem.status == "pending").values(status="cancelled")
+        )
+
+
 def test_busy_wechat_is_retried_and_order_per_user_kept(
     engine: Engine, redis_db: redis.Redis
 ) -> None:
     openid = "o-order-" + secrets.token_hex(4)
+    _cancel_others_pending()
     with serve_api(rasa_url=CLOSED_PORT_URL) as url:
         _fault(url, -1)
         first, second = _enqueue(openid, "第一条"), _enqueue(openid, "第二条")
@@ -68,6 +77,7 @@ def test_out_of_window_falls_back_to_a_template(engine: Engine, redis_db: redis.
             "data": {},
         },
     }
+    _cancel_others_pending()
     with serve_api(rasa_url=CLOSED_PORT_URL) as url:
         _fault(url, 45015)
         item_id = _enqueue(openid, "您的工单已受理")
@@ -82,6 +92,7 @@ def test_out_of_window_falls_back_to_a_template(engine: Engine, redis_db: redis.
 
 def test_user_who_unfollowed_is_not_retried(engine: Engine, redis_db: redis.Redis) -> None:
     openid = "o-stop-" + secrets.token_hex(4)
+    _cancel_others_pending()
     with serve_api(rasa_url=CLOSED_PORT_URL) as url:
         _fault(url, 43004)
         item_id = _enqueue(openid, "x")
@@ -127,10 +138,7 @@ def test_wechat_answering_too_late_never_duplicates_a_message(
     sent again (unknown); a template, carrying client_msg_id, is retried and WeChat keeps one."""
     openid = "o-late-" + secrets.token_hex(4)
     template = {"touser": openid, "template_id": "tpl", "client_msg_id": "l-" + openid, "data": {}}
-    with session_scope() as session:  # what other tests left unsent must not take the faults
-        session.execute(
-            update(OutboxItem).where(OutboxItem.status == "pending").values(status="cancelled")
-        )
+    _cancel_others_pending()
     with serve_api(rasa_url=CLOSED_PORT_URL) as url:
         for path in (SEND, "/cgi-bin/message/template/send"):
             httpx.post(f"{url}/sandbox/faults", json={"path": path, "delay": 6})  # > 5 s timeout
