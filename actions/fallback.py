@@ -9,26 +9,25 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.faq import product_fact
+from actions.faq import faq_reply, product_fact
 from actions.handoff import hand_over
 from actions.tickets import rate_pending, say_rating
 
-FALLBACK_ACTIONS = {"action_fallback"}
+# What the bot says when it did not understand; said twice in a row, a human takes over.
+FALLBACK_REPLIES = {"utter_default", "utter_out_of_scope", "utter_faq_unknown"}
 
 
-def previous_bot_action(tracker: Tracker) -> str | None:
-    """The last action before the current user message (action_listen excluded)."""
+def previous_reply_was_fallback(tracker: Tracker) -> bool:
+    """Whether the bot's last reply before the current message said it did not understand."""
     seen_user = False
     for event in reversed(tracker.events):
         if event.get("event") == "user":
             if seen_user:
-                continue
+                return False
             seen_user = True
-        elif seen_user and event.get("event") == "action":
-            name = event.get("name")
-            if name != "action_listen":
-                return str(name)
-    return None
+        elif seen_user and event.get("event") == "bot":
+            return (event.get("metadata") or {}).get("utter_action") in FALLBACK_REPLIES
+    return False
 
 
 class ActionFallback(Action):
@@ -48,7 +47,12 @@ class ActionFallback(Action):
         fact = await asyncio.to_thread(product_fact, text)
         if fact:  # a product question the intent classifier did not recognise
             dispatcher.utter_message(response="utter_product_answer", answer=fact)
-        elif previous_bot_action(tracker) in FALLBACK_ACTIONS:
+            return []
+        # Unsure of the intent, but both FAQ rankers agree: that FAQ answers.
+        answered = await asyncio.to_thread(faq_reply, dispatcher, text, tracker.latest_message)
+        if answered is not None:
+            return answered
+        if previous_reply_was_fallback(tracker):
             return hand_over(dispatcher, "fallback")
         elif tracker.latest_message.get("intent", {}).get("name") == "out_of_scope":
             dispatcher.utter_message(response="utter_out_of_scope")

@@ -16,7 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.tickets import rate_pending, say_rating
 from crm.db import session_scope
 from crm.errors import DomainError
-from crm.knowledge.answering import rank_question
+from crm.knowledge.answering import answers_from_faq, rank_question
 from crm.knowledge.models import Faq
 from crm.knowledge.products import answer_product_question
 from crm.knowledge.retriever import FaqRetriever, question_bank
@@ -50,12 +50,34 @@ def product_fact(text: str) -> str | None:
 
 
 def _decide(text: str, parse: dict[str, Any]) -> tuple[str, list[Faq]]:
+    """What the FAQ says to this message: `answer`, `clarify` or `unknown`, and the FAQs."""
     with session_scope() as session:
         questions = tuple(sorted(list_questions(session).items()))
         _, decision = rank_question(_retriever(questions), text, parse)
+        if not answers_from_faq(str(parse.get("intent", {}).get("name")), decision):
+            return "unknown", []
         faqs = [get_faq(session, faq_id) for faq_id in decision.faq_ids]
         session.expunge_all()
         return decision.kind, faqs
+
+
+def faq_reply(
+    dispatcher: CollectingDispatcher, text: str, parse: dict[str, Any]
+) -> list[Any] | None:
+    """Answer from the FAQ, or ask which of two was meant; None when the FAQ has no answer."""
+    try:
+        kind, faqs = _decide(text, parse)
+    except DomainError as exc:
+        log.warning("FAQ not answerable: %s", exc)
+        return None
+    if kind == "answer":
+        dispatcher.utter_message(response="utter_faq_answer", answer=faqs[0].answer)
+        return [SlotSet("faq_choices", None)]
+    if kind == "clarify":
+        options = "\n".join(f"{n}. {faq.question}" for n, faq in enumerate(faqs, start=1))
+        dispatcher.utter_message(response="utter_faq_clarify", options=options)
+        return [SlotSet("faq_choices", [faq.id for faq in faqs])]
+    return None
 
 
 def _answer(faq_id: str) -> str:
@@ -77,20 +99,11 @@ class ActionAnswerFaq(Action):
         if fact:
             dispatcher.utter_message(response="utter_product_answer", answer=fact)
             return [SlotSet("faq_choices", None)]
-        try:
-            kind, faqs = await asyncio.to_thread(_decide, text, tracker.latest_message)
-        except DomainError as exc:
-            log.warning("FAQ not answerable: %s", exc)
-            kind, faqs = "unknown", []
-        if kind == "answer":
-            dispatcher.utter_message(response="utter_faq_answer", answer=faqs[0].answer)
-            return [SlotSet("faq_choices", None)]
-        if kind == "clarify":
-            options = "\n".join(f"{n}. {faq.question}" for n, faq in enumerate(faqs, start=1))
-            dispatcher.utter_message(response="utter_faq_clarify", options=options)
-            return [SlotSet("faq_choices", [faq.id for faq in faqs])]
-        dispatcher.utter_message(response="utter_faq_unknown")
-        return []
+        events = await asyncio.to_thread(faq_reply, dispatcher, text, tracker.latest_message)
+        if events is None:
+            dispatcher.utter_message(response="utter_faq_unknown")
+            return []
+        return events
 
 
 def picked(text: str, choices: list[str], questions: dict[str, str]) -> str | None:

@@ -31,7 +31,7 @@ def route(session: Session, conversation: Conversation, push: Push, plan: Plan) 
         return replace(plan, ask=None, intent=None), "message"
     # Normalised once here; the bot is asked with the same text.
     words = normalize(text) if text else ""
-    reason = _reason(words) if words else None
+    reason = straight_to_human(words) if words else None
     if reason:
         _, said = handoffs.open_handoff(session, conversation, reason)
         return Plan(say=said), "queued"
@@ -45,7 +45,7 @@ def for_the_bot(plan: Plan, words: str | None = None) -> Plan:
     return replace(plan, ask=(words or normalize(plan.ask)) or plan.ask)
 
 
-def _reason(text: str) -> str | None:
+def straight_to_human(text: str) -> str | None:
     """Why this message goes straight to a human without asking the bot, if it does."""
     if angry(text):
         return "anger"

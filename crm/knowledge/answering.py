@@ -19,6 +19,7 @@ class FaqDecision:
     kind: str
     faq_ids: tuple[str, ...]
     score: float
+    agreed: bool = False  # both rankers put the same FAQ first
 
 
 def selector_ranking(parse: dict[str, Any]) -> list[tuple[str, float]]:
@@ -49,8 +50,14 @@ def decide(selector: list[tuple[str, float]], lexical: list[tuple[str, float]]) 
     top_id, top_score = fused[0]
     agree = bool(selector and lexical and selector[0][0] == lexical[0][0])
     if agree or len(fused) == 1 or fused[1][1] < CLARIFY_RATIO * top_score:
-        return FaqDecision("answer", (top_id,), top_score)
+        return FaqDecision("answer", (top_id,), top_score, agree)
     return FaqDecision("clarify", (top_id, fused[1][0]), top_score)
+
+
+def answers_from_faq(intent: str, decision: FaqDecision) -> bool:
+    """Whether the FAQ answers: the classifier said `faq`, or it was unsure (`nlu_fallback`, not
+    `out_of_scope`) while the ResponseSelector and the lexical retriever agree on one FAQ."""
+    return intent == "faq" or (intent == "nlu_fallback" and decision.agreed)
 
 
 def rank_question(
