@@ -17,7 +17,7 @@ STOP = set("的了吗呢啊吧呀么嘛哦噢我你您们是在有和就都也�
 
 
 @lru_cache
-def _tokenizer() -> jieba.Tokenizer:
+def domain_tokenizer() -> jieba.Tokenizer:
     jieba.setLogLevel(logging.WARNING)
     tokenizer = jieba.Tokenizer()
     for file in sorted((ROOT / "dicts").glob("*.txt")):
@@ -27,7 +27,7 @@ def _tokenizer() -> jieba.Tokenizer:
 
 def tokens(text: str) -> list[str]:
     """Words (jieba, domain dictionary) and character bigrams, without filler characters."""
-    words = [w for w in _tokenizer().lcut(text.lower()) if w.strip() and w not in STOP]
+    words = [w for w in domain_tokenizer().lcut(text.lower()) if w.strip() and w not in STOP]
     chars = [c for c in text.lower() if c.strip() and c not in STOP and c.isalnum()]
     return words + [a + b for a, b in itertools.pairwise(chars)]
 
