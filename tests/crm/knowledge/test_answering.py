@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from actions.faq import picked
-from crm.knowledge.answering import decide, fuse, selector_ranking
+from crm.knowledge.answering import answers_from_faq, decide, fuse, selector_ranking
 from crm.knowledge.loader import load_knowledge_base
 from crm.knowledge.retriever import FaqRetriever, question_bank, tokens
 
@@ -60,3 +60,14 @@ def test_a_pick_by_number_ordinal_or_text() -> None:
     assert picked("嗯 后面那个吧", choices, questions) == "faq-012"
     assert picked("我问的是锐工保修", choices, questions) == "faq-012"
     assert picked("3", choices, questions) is None
+
+
+def test_an_unsure_intent_is_answered_only_when_both_rankers_agree() -> None:
+    agreed = decide([("faq-009", 0.5)], [("faq-009", 12.0), ("faq-002", 3.0)])
+    apart = decide([("faq-009", 0.5), ("faq-002", 0.1)], [("faq-002", 12.0), ("faq-009", 3.0)])
+    assert agreed.agreed and not apart.agreed
+    assert answers_from_faq("faq", apart)
+    assert answers_from_faq("nlu_fallback", agreed)
+    assert not answers_from_faq("nlu_fallback", apart)
+    assert not answers_from_faq("out_of_scope", agreed)
+    assert not answers_from_faq("greet", agreed)
