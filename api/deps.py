@@ -11,6 +11,7 @@ from fastapi import Header, Request
 from bot.delivery import DeliveryWorker
 from bot.rasa_client import RasaClient
 from bot.runtime import ChannelRuntime
+from bot.spool import Spool
 from bot.wechat import WeChatCodec
 from bot.wechat_api import WeChatAPI
 from crm.config import Settings
@@ -36,6 +37,7 @@ class AppContext:
     oa: Channel
     mp: Channel
     worker: DeliveryWorker
+    spool: Spool  # pushes that could not be stored, shared by both channels and the recovery
 
 
 def get_context(request: Request) -> AppContext:

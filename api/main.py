@@ -80,6 +80,7 @@ def build_context(settings: Settings, http: httpx.AsyncClient) -> AppContext:
         http=http,
         rasa=rasa,
         worker=worker,
+        spool=spool,
         oa=channel(
             "oa",
             settings.wechat_oa_token,
@@ -102,7 +103,7 @@ def _recovery(settings: Settings, context: AppContext) -> Recovery:
         runtimes,
         context.rasa,
         get_store(),
-        Spool(settings.spool_dir),
+        context.spool,
         interval=settings.pending_retry_seconds,
         stale_after=settings.pending_stale_seconds,
         handoff_after=settings.pending_handoff_minutes * 60,

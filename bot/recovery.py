@@ -23,6 +23,7 @@ from bot.spool import Spool
 from bot.wechat import MalformedPush, Push, push_from_raw
 from crm.conversations import service as conversations
 from crm.conversations.models import Conversation, Message
+from crm.conversations.service import Received
 from crm.db import as_utc, session_scope, utcnow
 from crm.handoff import events
 from crm.handoff import service as handoffs
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 class Owed:
     """A stored message the bot must still answer, and how to ask about it."""
 
-    message_id: int
+    message: Received
     appid: str
     openid: str
     plan: Plan | None  # None: nothing to ask any more (a human owns the conversation)
@@ -109,28 +110,26 @@ class Recovery:
         done = 0
         for item in items:
             # Several api processes sweep: one of them answers a message.
-            if not self.store.claim(f"owed:{item.message_id}", 120):
+            if not self.store.claim(f"owed:{item.message.id}", 120):
                 return done
             runtime = self.runtimes[item.appid]
             if item.plan is None:
-                await asyncio.to_thread(_settle, item.message_id, "answered")
+                await asyncio.to_thread(_settle, item.message.id, "answered")
                 continue
-            if not await runtime.answer_pending(
-                item.message_id, item.openid, item.plan, item.resume
-            ):
-                self.store.release(f"owed:{item.message_id}")
+            if not await runtime.answer_pending(item.message, item.openid, item.plan, item.resume):
+                self.store.release(f"owed:{item.message.id}")
                 return done  # Rasa went away again: the rest wait, in order
             done += 1
         return done
 
     async def _hand_over(self, overdue: list[Owed]) -> int:
         """Rasa has been away too long for these customers: a human answers them."""
-        latest = {(item.appid, item.openid): item.message_id for item in overdue}
-        for (appid, openid), message_id in latest.items():
+        latest = {(item.appid, item.openid): item.message for item in overdue}
+        for (appid, openid), message in latest.items():
             said = await asyncio.to_thread(_hand_to_human, appid, openid)
             if said is not None:
                 log.warning("Rasa still away: %s handed to a human", openid)
-                await self.runtimes[appid].send_later(message_id, [said])
+                await self.runtimes[appid].send_later(message, [said])
                 events.publish("queued", appid=appid, openid=openid)
         return len(overdue)
 
@@ -149,7 +148,7 @@ def _owed(
 ) -> Owed:
     human = conversation.state in handoffs.OPEN
     return Owed(
-        message_id=message.id,
+        message=Received(message.id, conversation.id, conversation.identity_id),
         appid=appid,
         openid=openid,
         plan=None if human else _plan_again(session, message),

@@ -17,6 +17,7 @@ from bot.spool import Spool
 from bot.wechat import Push
 from crm.conversations import service as conversations
 from crm.conversations.schemas import InboundMessage
+from crm.conversations.service import Received
 from crm.customers import service as customers
 from crm.customers.models import WechatIdentity
 from crm.db import session_scope
@@ -31,15 +32,20 @@ log = logging.getLogger(__name__)
 REPLY_RESERVE = 0.5
 # The window of the per-openid message limit.
 LIMIT_WINDOW_SECONDS = 60
+# A person's unionid is looked up once a day at most (over every process); a process that
+# finds the lookup claimed by another asks the store again after a while, not at every push.
+UNIONID_LOOKUP_SECONDS = 86400
+UNIONID_ASK_AGAIN_SECONDS = 600
+# People whose claim this process remembers (all forgotten at once beyond this).
+UNIONID_CLAIMS_KEPT = 100_000
 
 
 @dataclass(frozen=True)
 class Stored:
     """A stored inbound message and what to do about it."""
 
-    message_id: int
+    message: Received
     plan: Plan
-    identity_id: int
     needs_unionid: bool
     # A handoff ended since the bot last spoke: Rasa's tracker must be resumed first.
     resume: bool = False
@@ -81,6 +87,8 @@ class ChannelRuntime:
         self._background: set[asyncio.Task[None]] = set()
         # Stored messages this process is asking Rasa about right now.
         self._in_flight: set[int] = set()
+        # Identity id → until when its unionid lookup is known to be claimed (no store call).
+        self._unionid_claimed: dict[int, float] = {}
 
     async def handle(self, push: Push, received_at: float | None = None) -> str | None:
         """The passive reply text for `push`, or None to answer `success`.
@@ -100,14 +108,14 @@ class ChannelRuntime:
             return await self._spool(push, claim, exc)
         if stored is None:
             return None
-        if stored.needs_unionid and self.lookup_unionid is not None:
-            self._keep(self._link_unionid(stored.identity_id, push.openid))
+        if stored.needs_unionid and self._unionid_due(stored.message.identity_id):
+            self._keep(self._link_unionid(stored.message.identity_id, push.openid))
         over = self._over_limit(push, stored)
         if over is not None:
-            await asyncio.to_thread(self._set_status, stored.message_id, "limited")
+            await asyncio.to_thread(self._set_status, stored.message.id, "limited")
             return await self._slow_down(stored, push.openid, over)
         if stored.plan.say:
-            return await self._deliver(stored.message_id, [stored.plan.say], passive_allowed=True)
+            return await self._deliver(stored.message, [stored.plan.say], passive_allowed=True)
         if not (stored.plan.ask or stored.plan.intent):
             return None
         # The budget counts from the push's arrival, not from when Rasa is asked; a channel
@@ -144,12 +152,12 @@ class ChannelRuntime:
         if stored is None:  # stored after all (the slow write went through) or a duplicate
             return
         if stored.plan.say:
-            await self._deliver(stored.message_id, [stored.plan.say], passive_allowed=False)
+            await self._deliver(stored.message, [stored.plan.say], passive_allowed=False)
             return
         if self.passive_replies and push.msg_type != "event":  # what the callback said
-            await self._deliver(stored.message_id, [replies.BUSY], True, answered=False)
+            await self._deliver(stored.message, [replies.BUSY], True, answered=False)
         # Nobody is asking the bot about it: the sweep may at once.
-        await asyncio.to_thread(self._set_status, stored.message_id, "retry")
+        await asyncio.to_thread(self._set_status, stored.message.id, "retry")
 
     def _over_limit(self, push: Push, stored: Stored) -> RateDecision | None:
         """Count a user's message bound for the bot; the decision when it is over the limit."""
@@ -165,11 +173,11 @@ class ChannelRuntime:
         if not self.store.claim(f"rl:told:{self.appid}:{openid}", over.retry_after):
             return None
         log.warning("%s is over %d messages a minute", openid, self.messages_per_minute)
-        return await self._deliver(stored.message_id, [replies.SLOW_DOWN], passive_allowed=True)
+        return await self._deliver(stored.message, [replies.SLOW_DOWN], passive_allowed=True)
 
     async def _converse(self, push: Push, stored: Stored, budget: float) -> str | None:
         task = asyncio.create_task(
-            self._answer(stored.message_id, push.openid, stored.plan, stored.resume)
+            self._answer(stored.message.id, push.openid, stored.plan, stored.resume)
         )
         try:
             texts = await asyncio.wait_for(asyncio.shield(task), budget)
@@ -181,10 +189,10 @@ class ChannelRuntime:
                 return None
             if self.typing is not None:
                 self._keep(self._show_typing(push.openid))
-            return await self._deliver(stored.message_id, [replies.HOLDING], True, answered=False)
+            return await self._deliver(stored.message, [replies.HOLDING], True, answered=False)
         if texts is None:
             return await self._unavailable(stored, told=False)
-        return await self._deliver(stored.message_id, texts, passive_allowed=True)
+        return await self._deliver(stored.message, texts, passive_allowed=True)
 
     async def _unavailable(self, stored: Stored, told: bool) -> str | None:
         """Rasa could not be reached. A fixed answer stands in for the bot's where the plan has
@@ -192,25 +200,27 @@ class ChannelRuntime:
         hears that the answer will come, and the message stays owed to them."""
         said = stored.plan.unavailable
         if said:
-            return await self._deliver(stored.message_id, [said], passive_allowed=not told)
+            return await self._deliver(stored.message, [said], passive_allowed=not told)
         if told:
             return None
-        return await self._deliver(stored.message_id, [replies.BUSY], True, answered=False)
+        return await self._deliver(stored.message, [replies.BUSY], True, answered=False)
 
-    async def answer_pending(self, message_id: int, openid: str, plan: Plan, resume: bool) -> bool:
+    async def answer_pending(
+        self, message: Received, openid: str, plan: Plan, resume: bool
+    ) -> bool:
         """Ask the bot again about a stored message it never answered (Rasa was down, or a
         process died mid-turn); the replies go through the customer-service API."""
-        if message_id in self._in_flight:
+        if message.id in self._in_flight:
             return False
-        texts = await self._answer(message_id, openid, plan, resume)
+        texts = await self._answer(message.id, openid, plan, resume)
         if texts is None:
             return False
-        await self._deliver(message_id, texts, passive_allowed=False)
+        await self._deliver(message, texts, passive_allowed=False)
         return True
 
-    async def send_later(self, message_id: int, texts: list[str]) -> None:
+    async def send_later(self, message: Received, texts: list[str]) -> None:
         """Reply to a stored message through the customer-service API."""
-        await self._deliver(message_id, texts, passive_allowed=False)
+        await self._deliver(message, texts, passive_allowed=False)
 
     async def _answer(
         self, message_id: int, openid: str, plan: Plan, resume: bool
@@ -273,25 +283,40 @@ class ChannelRuntime:
         if texts is None:  # the passive reply already said the answer is coming
             await self._unavailable(stored, told=self.passive_replies)
         else:
-            await self._deliver(stored.message_id, texts, passive_allowed=False)
+            await self._deliver(stored.message, texts, passive_allowed=False)
 
     async def _deliver(
-        self, message_id: int, texts: list[str], passive_allowed: bool, answered: bool = True
+        self, message: Received, texts: list[str], passive_allowed: bool, answered: bool = True
     ) -> str | None:
         """Store the replies (the message is `answered` by them, unless they only ask the
         customer to wait); the first is the passive reply when allowed, the rest go out in
         order through the customer-service API."""
         passive = passive_allowed and self.passive_replies
-        await asyncio.to_thread(self._store_replies, message_id, texts, passive, answered)
+        await asyncio.to_thread(self._store_replies, message, texts, passive, answered)
         if not texts:
             return None
         if not passive or len(texts) > 1:
             self.wake_delivery()
         return texts[0] if passive else None
 
+    def _unionid_due(self, identity_id: int) -> bool:
+        """True for one push per person a day, over every process (a claim in the store); the
+        person's other pushes mostly need no call to the store."""
+        if self.lookup_unionid is None:
+            return False
+        now = time.monotonic()
+        if self._unionid_claimed.get(identity_id, 0.0) > now:
+            return False
+        due = self.store.claim(f"unionid:{identity_id}", UNIONID_LOOKUP_SECONDS)
+        if len(self._unionid_claimed) >= UNIONID_CLAIMS_KEPT:
+            self._unionid_claimed.clear()
+        wait = UNIONID_LOOKUP_SECONDS if due else UNIONID_ASK_AGAIN_SECONDS
+        self._unionid_claimed[identity_id] = now + wait
+        return due
+
     async def _link_unionid(self, identity_id: int, openid: str) -> None:
-        """Learn the unionid once a day at most, to join this person's OA and MP identities."""
-        if self.lookup_unionid is None or not self.store.claim(f"unionid:{identity_id}", 86400):
+        """Learn the unionid, to join this person's OA and MP identities."""
+        if self.lookup_unionid is None:
             return
         try:
             unionid = await self.lookup_unionid(openid)
@@ -326,18 +351,16 @@ class ChannelRuntime:
         )
         try:
             with session_scope() as session:
-                message = conversations.record_inbound(session, inbound)
-                conversation = message.conversation
-                identity = session.get(WechatIdentity, conversation.identity_id)
-                assert identity is not None
+                identity, conversation = conversations.open_conversation(session, inbound)
                 apply_effects(session, identity, push)
                 plan, event = routing.route(session, conversation, push, plan_for(session, push))
-                if plan.ask or plan.intent:
-                    message.status = "pending"  # answered when the bot's replies are stored
+                # Owed an answer by the bot: "pending" until its replies are stored. A second
+                # delivery stops here, and the transaction's work is rolled back.
+                status = "pending" if plan.ask or plan.intent else None
+                message = conversations.add_inbound(session, conversation, inbound, status)
                 stored = Stored(
-                    message.id,
+                    Received(message.id, conversation.id, identity.id),
                     plan,
-                    identity.id,
                     identity.unionid is None and identity.subscribed is not False,
                     resume=conversation.bot_paused and conversation.state == "bot",
                 )
@@ -346,22 +369,23 @@ class ChannelRuntime:
             return None
         if event:  # after the commit: the back office reads what it is told about
             events.publish(
-                event, appid=self.appid, openid=push.openid, message_id=stored.message_id
+                event, appid=self.appid, openid=push.openid, message_id=stored.message.id
             )
         return stored
 
     def _store_replies(
-        self, message_id: int, texts: list[str], passive: bool, answered: bool
+        self, reply_to: Received, texts: list[str], passive: bool, answered: bool
     ) -> None:
         with session_scope() as session:
-            reply_to = conversations.get_message(session, message_id)
-            if answered and reply_to.status in conversations.AWAITING_BOT:
-                reply_to.status = "answered"
+            if answered:
+                conversations.settle(session, reply_to.id, "answered")
             for index, text in enumerate(texts):
                 if passive and index == 0:
                     conversations.record_outbound(session, reply_to, text, "passive", "sent")
                 else:
-                    conversations.reply_through_api(session, reply_to, text, self.appid)
+                    identity = session.get(WechatIdentity, reply_to.identity_id)  # loaded once
+                    assert identity is not None
+                    conversations.reply_through_api(session, reply_to, text, identity)
 
     def _set_status(self, message_id: int, status: str) -> None:
         with session_scope() as session:

@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     handoff_idle_minutes: int = Field(default=30, gt=0)
     # Back-office login: minutes a staff session lives without a request (each request extends it).
     staff_session_minutes: int = Field(default=480, gt=0)
-    # Abuse limits, per minute (counted in Redis, or in process without it; Redis down: no limit).
+    # Abuse limits, per minute (counted in Redis, or in process without it or while it is down).
     # A WeChat user's messages that reach the bot; beyond it they are kept but not answered.
     openid_messages_per_minute: int = Field(default=20, gt=0)
     # Requests from one IP address to /api/mp and to /api/integration.

@@ -70,18 +70,17 @@ class KeyValueStore(Protocol):
         ...
 
     def hit(self, key: str, limit: int, window_seconds: int, cost: int = 1) -> RateDecision:
-        """Count `cost` hits on `key`'s window (0: only look); never raises (fails open)."""
+        """Count `cost` hits on `key`'s window (0: only look)."""
         ...
 
 
 class RedisStore:
-    """KeyValueStore over a Redis server."""
+    """KeyValueStore over a Redis server; its errors (redis.RedisError) are the caller's."""
 
     def __init__(self, client: redis.Redis, prefix: str = "jx:") -> None:
         self.client = client
         self.prefix = prefix
         self._hit = client.register_script(_HIT)
-        self._failing = False  # log a Redis outage once, not on every request
 
     def claim(self, key: str, ttl_seconds: int) -> bool:
         return bool(self.client.set(self.prefix + key, "1", nx=True, ex=ttl_seconds))
@@ -103,17 +102,7 @@ class RedisStore:
             return False
 
     def hit(self, key: str, limit: int, window_seconds: int, cost: int = 1) -> RateDecision:
-        # A limiter must never hold a callback: without Redis, everyone is let through.
-        try:
-            count, ttl_ms = self._hit(keys=[self.prefix + key], args=[cost, window_seconds * 1000])
-        except redis.RedisError as exc:
-            if not self._failing:
-                log.error("rate limits off (failing open): Redis error %s", exc)
-            self._failing = True
-            return RateDecision(True, limit, 0)
-        if self._failing:
-            log.warning("rate limits back on: Redis answers again")
-            self._failing = False
+        count, ttl_ms = self._hit(keys=[self.prefix + key], args=[cost, window_seconds * 1000])
         ttl = ttl_ms / 1000 if ttl_ms > 0 else window_seconds
         return _decision(int(count), limit, ttl)
 
@@ -171,8 +160,9 @@ class ResilientStore:
 
     A failed call switches to the stand-in for `retry_seconds` (so only one request pays a
     timeout), then Redis is tried again: recovery needs no restart. While Redis is away,
-    delivery claims are only per process; the database's unique delivery key still refuses a
-    second copy of a push, and tokens and sessions are fetched or made again as needed.
+    delivery claims and rate limits are only per process; the database's unique delivery key
+    still refuses a second copy of a push, and tokens and sessions are fetched or made again as
+    needed. No call raises a Redis error: a limiter never holds a callback.
     """
 
     def __init__(self, primary: RedisStore, retry_seconds: float = 5.0) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -14,9 +15,9 @@ from sqlalchemy.orm import Session
 from crm.conversations.models import Conversation, Message
 from crm.conversations.schemas import InboundMessage
 from crm.customers.models import WechatIdentity
-from crm.customers.service import resolve_identity
+from crm.customers.service import identity_seen
 from crm.db import utcnow
-from crm.errors import Conflict, NotFound
+from crm.errors import Conflict
 from crm.outbox import service as outbox
 
 # An inbound message the bot still owes an answer: "pending" (being asked, or never asked:
@@ -28,49 +29,87 @@ class DuplicateDelivery(Conflict):
     """WeChat delivered a push we have already stored."""
 
 
+@dataclass(frozen=True)
+class Received:
+    """A stored inbound message as replies to it need it: kept since it was stored, so
+    storing them loads nothing again."""
+
+    id: int
+    conversation_id: int
+    identity_id: int
+
+
 def get_or_create_conversation(
-    session: Session, identity: WechatIdentity, channel: str
+    session: Session, identity: WechatIdentity, channel: str, now: datetime | None = None
 ) -> Conversation:
-    """The conversation of this identity, opened on first contact."""
+    """The conversation of this identity, opened on first contact (its last message `now`)."""
     conversation = session.scalars(
         select(Conversation).where(Conversation.identity_id == identity.id)
     ).one_or_none()
     if conversation is None:
         conversation = Conversation(
-            customer_id=identity.customer_id, identity_id=identity.id, channel=channel
+            customer_id=identity.customer_id,
+            identity_id=identity.id,
+            channel=channel,
+            last_message_at=now or utcnow(),
         )
         session.add(conversation)
         session.flush()
     return conversation
 
 
-def record_inbound(session: Session, inbound: InboundMessage) -> Message:
-    """Store an inbound message; a second delivery of the same push raises DuplicateDelivery.
-
-    The hot path of every push: the identity's and conversation's timestamps stay pending until
-    the caller's next flush (one UPDATE each with what it changes), and the message goes in with
-    one INSERT … ON CONFLICT DO NOTHING RETURNING instead of a savepoint around it.
-    """
-    identity = resolve_identity(session, inbound.appid, inbound.openid, inbound.unionid)
+def open_conversation(
+    session: Session, inbound: InboundMessage
+) -> tuple[WechatIdentity, Conversation]:
+    """The sender's identity and conversation for a message arriving now (both opened on first
+    contact): a known sender costs one SELECT. Their timestamps (seen, last message) are
+    written by the session's next flush, one UPDATE each."""
+    now = utcnow()
+    found = session.execute(
+        select(WechatIdentity, Conversation)
+        .outerjoin(Conversation, Conversation.identity_id == WechatIdentity.id)
+        .where(WechatIdentity.appid == inbound.appid, WechatIdentity.openid == inbound.openid)
+    ).first()
+    known, conversation = found or (None, None)
     with session.no_autoflush:
-        conversation = get_or_create_conversation(session, identity, inbound.channel)
-        values = {
-            "conversation_id": conversation.id,
-            "direction": "in",
-            "msg_type": inbound.msg_type,
-            "content": inbound.content,
-            "wechat_msg_id": inbound.wechat_msg_id,
-            "dedup_key": inbound.dedup_key,
-            "raw": inbound.raw,
-            "media_id": inbound.media_id,
-            "media_url": inbound.media_url,
-            "created_at": utcnow(),
-        }
-        message = _insert_once(session, values)
+        identity = identity_seen(
+            session, known, inbound.appid, inbound.openid, inbound.unionid, now
+        )
+        if conversation is None:
+            conversation = get_or_create_conversation(session, identity, inbound.channel, now)
+    conversation.last_message_at = now  # unchanged for a new conversation: no UPDATE
+    return identity, conversation
+
+
+def add_inbound(
+    session: Session, conversation: Conversation, inbound: InboundMessage, status: str | None
+) -> Message:
+    """Store an inbound message in its conversation, with its `status` for the bot, in one
+    INSERT … ON CONFLICT DO NOTHING RETURNING; a second delivery of the same push raises
+    DuplicateDelivery."""
+    values = {
+        "conversation_id": conversation.id,
+        "direction": "in",
+        "msg_type": inbound.msg_type,
+        "content": inbound.content,
+        "wechat_msg_id": inbound.wechat_msg_id,
+        "dedup_key": inbound.dedup_key,
+        "raw": inbound.raw,
+        "media_id": inbound.media_id,
+        "media_url": inbound.media_url,
+        "status": status,
+        "created_at": utcnow(),
+    }
+    message = _insert_once(session, values)
     if message is None:
         raise DuplicateDelivery(f"push {inbound.dedup_key} was already received")
-    conversation.last_message_at = utcnow()
     return message
+
+
+def record_inbound(session: Session, inbound: InboundMessage, status: str | None = None) -> Message:
+    """Store an inbound message; a second delivery of the same push raises DuplicateDelivery."""
+    _, conversation = open_conversation(session, inbound)
+    return add_inbound(session, conversation, inbound, status)
 
 
 def _insert_once(session: Session, values: dict[str, Any]) -> Message | None:
@@ -95,7 +134,7 @@ def _insert_once(session: Session, values: dict[str, Any]) -> Message | None:
 
 
 def record_outbound(
-    session: Session, reply_to: Message, content: str, delivery: str, status: str
+    session: Session, reply_to: Message | Received, content: str, delivery: str, status: str
 ) -> Message:
     """Store a reply to `reply_to`, with how it is delivered and whether it went out."""
     message = Message(
@@ -112,28 +151,20 @@ def record_outbound(
     return message
 
 
-def reply_through_api(session: Session, reply_to: Message, text: str, appid: str) -> Message:
-    """Store a reply and queue it for the customer-service API, in one unit of work."""
+def reply_through_api(
+    session: Session, reply_to: Message | Received, text: str, identity: WechatIdentity
+) -> Message:
+    """Store a reply and queue it for the customer-service API to `identity` (whose
+    conversation `reply_to` is in), in one unit of work."""
     message = record_outbound(session, reply_to, text, "custom", "pending")
-    identity = session.get(WechatIdentity, reply_to.conversation.identity_id)
-    if identity is None:
-        raise NotFound(f"identity of conversation {reply_to.conversation_id} is gone")
     outbox.enqueue(
         session,
-        appid=appid,
+        appid=identity.appid,
         openid=identity.openid,
         kind="custom",
         payload={"touser": identity.openid, "msgtype": "text", "text": {"content": text}},
         message_id=message.id,
     )
-    return message
-
-
-def get_message(session: Session, message_id: int) -> Message:
-    """A message by id."""
-    message = session.get(Message, message_id)
-    if message is None:
-        raise NotFound(f"message {message_id} does not exist")
     return message
 
 
@@ -201,10 +232,13 @@ def awaiting_bot(
 
 
 def settle(session: Session, message_id: int, status: str) -> None:
-    """Set what became of a message the bot owed an answer (unless already settled)."""
-    message = get_message(session, message_id)
-    if message.status in AWAITING_BOT:
-        message.status = status
+    """Set what became of a message the bot owed an answer (unless already settled), in one
+    UPDATE."""
+    session.execute(
+        update(Message)
+        .where(Message.id == message_id, Message.status.in_(AWAITING_BOT))
+        .values(status=status)
+    )
 
 
 def owed_in(session: Session, conversation_id: int) -> list[Message]:

@@ -32,17 +32,30 @@ def resolve_identity(
 
     A unionid already known under another appid links the new identity to that customer.
     """
-    identity = get_identity(session, appid, openid)
-    if identity is None:
-        identity = _create_identity(session, appid, openid, unionid)
-    elif unionid and not identity.unionid:
-        identity.unionid = unionid
-    identity.last_seen_at = utcnow()  # written by the session's next flush
-    return identity
+    return identity_seen(session, get_identity(session, appid, openid), appid, openid, unionid)
+
+
+def identity_seen(
+    session: Session,
+    found: WechatIdentity | None,
+    appid: str,
+    openid: str,
+    unionid: str | None = None,
+    now: datetime | None = None,
+) -> WechatIdentity:
+    """resolve_identity for a caller that looked (appid, openid) up itself: `found` (None on
+    first contact: created now), seen `now` (written by the session's next flush)."""
+    now = now or utcnow()
+    if found is None:
+        found = _create_identity(session, appid, openid, unionid, now)
+    elif unionid and not found.unionid:
+        found.unionid = unionid
+    found.last_seen_at = now  # unchanged for a new identity: no UPDATE
+    return found
 
 
 def _create_identity(
-    session: Session, appid: str, openid: str, unionid: str | None
+    session: Session, appid: str, openid: str, unionid: str | None, now: datetime
 ) -> WechatIdentity:
     customer = None
     if unionid:
@@ -54,7 +67,7 @@ def _create_identity(
         with session.begin_nested():
             customer = customer or Customer()
             identity = WechatIdentity(
-                customer=customer, appid=appid, openid=openid, unionid=unionid
+                customer=customer, appid=appid, openid=openid, unionid=unionid, last_seen_at=now
             )
             session.add(identity)
             session.flush()

@@ -228,7 +228,7 @@ def send_if_open(
         return None
     identity = session.get(WechatIdentity, handoff.conversation.identity_id)
     assert identity is not None
-    message = conversations.reply_through_api(session, reply_to, text, identity.appid)
+    message = conversations.reply_through_api(session, reply_to, text, identity)
     message.staff_id = staff_id
     handoff.conversation.last_message_at = utcnow()
     session.flush()

@@ -78,6 +78,7 @@ def test_store_falls_back_to_memory_and_returns_to_redis(redis_db: redis.Redis) 
         proxy.cut()
         started = time.monotonic()
         assert store.claim("k2", 60) and not store.claim("k2", 60)  # in memory meanwhile
+        assert [store.hit("rl:k2", 1, 60).allowed for _ in range(2)] == [True, False]
         assert store.degraded and time.monotonic() - started < 2
         proxy.restore()
         time.sleep(0.4)

@@ -7,7 +7,7 @@ import time
 import pytest
 import redis
 
-from crm.kv import KeyValueStore, MemoryStore, RedisStore, redis_client
+from crm.kv import KeyValueStore, MemoryStore, RedisStore, ResilientStore, redis_client
 
 
 @pytest.fixture(params=["redis", "memory"])
@@ -47,9 +47,13 @@ def test_the_redis_window_is_one_key_with_an_expiry(redis_db: redis.Redis) -> No
     assert store.hit("rl:key", 5, 60).remaining == 4
 
 
-def test_a_dead_redis_lets_everyone_through_quickly() -> None:
-    store = RedisStore(redis_client("redis://127.0.0.1:9/0"))  # nothing listens there
+def test_a_dead_redis_counts_in_process_quickly() -> None:
+    dead = RedisStore(redis_client("redis://127.0.0.1:9/0"))  # nothing listens there
+    with pytest.raises(redis.RedisError):  # Redis alone: what to do about it is the caller's
+        dead.hit("rl:down", 2, 60)
+    store = ResilientStore(dead)
     started = time.monotonic()
-    decisions = [store.hit("rl:down", 1, 60) for _ in range(3)]
-    assert all(d.allowed for d in decisions)
+    decisions = [store.hit("rl:down", 2, 60) for _ in range(3)]
+    assert [d.allowed for d in decisions] == [True, True, False]  # still limited, in memory
+    assert store.degraded
     assert time.monotonic() - started < 3

@@ -12,12 +12,17 @@ from crm.conversations.models import Message
 from crm.conversations.schemas import InboundMessage
 from crm.conversations.service import (
     DuplicateDelivery,
+    Received,
     list_messages,
+    open_conversation,
     record_inbound,
     record_outbound,
+    reply_through_api,
+    settle,
 )
-from crm.customers.models import Customer
+from crm.customers.models import Customer, WechatIdentity
 from crm.customers.service import resolve_identity
+from crm.outbox.models import OutboxItem
 
 BIG_MSG_ID = 9_223_372_036_854_775_807  # largest 64-bit MsgId: beyond float precision
 
@@ -63,3 +68,38 @@ def test_unionid_links_identities_of_one_person(db: Session) -> None:
         db.scalar(select(func.count()).select_from(Customer).where(Customer.id == oa.customer_id))
         == 1
     )
+
+
+def test_a_known_sender_keeps_their_conversation_and_is_seen_again(db: Session) -> None:
+    openid = "o" + secrets.token_hex(8)
+    first = record_inbound(db, _inbound(openid, f"wx_test:{openid}:1"))
+    second = record_inbound(db, _inbound(openid, f"wx_test:{openid}:2"), status="pending")
+    identity, conversation = open_conversation(db, _inbound(openid, f"wx_test:{openid}:3"))
+    assert second.conversation_id == first.conversation_id == conversation.id
+    assert (first.status, second.status) == (None, "pending")  # written by the INSERT
+    assert identity.id == conversation.identity_id
+    assert identity.last_seen_at == conversation.last_message_at
+
+
+def test_settle_changes_only_a_message_the_bot_still_owes(db: Session) -> None:
+    openid = "o" + secrets.token_hex(8)
+    owed = record_inbound(db, _inbound(openid, f"wx_test:{openid}:1"), status="pending")
+    not_owed = record_inbound(db, _inbound(openid, f"wx_test:{openid}:2"))
+    settle(db, owed.id, "answered")
+    settle(db, owed.id, "retry")  # settled already: stays answered
+    settle(db, not_owed.id, "answered")
+    db.expire_all()
+    assert (owed.status, not_owed.status) == ("answered", None)
+
+
+def test_replies_to_a_received_message_load_nothing_again(db: Session) -> None:
+    openid = "o" + secrets.token_hex(8)
+    inbound = record_inbound(db, _inbound(openid, f"wx_test:{openid}:1"), status="pending")
+    identity = db.get(WechatIdentity, inbound.conversation.identity_id)
+    assert identity is not None
+    received = Received(inbound.id, inbound.conversation_id, identity.id)
+    passive = record_outbound(db, received, "6 个月", "passive", "sent")
+    later = reply_through_api(db, received, "还有别的吗？", identity)
+    assert (passive.reply_to_id, later.reply_to_id) == (inbound.id, inbound.id)
+    queued = db.scalars(select(OutboxItem).where(OutboxItem.message_id == later.id)).one()
+    assert (queued.appid, queued.openid, queued.kind) == ("wx_test", openid, "custom")

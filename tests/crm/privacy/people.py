@@ -79,7 +79,7 @@ def make_person(session: Session, ticket_state: str = "completed") -> Person:
             raw=f"<xml><FromUserName>{openids[0]}</FromUserName><Content>{said}</Content></xml>",
         ),
     )
-    conversations.reply_through_api(session, inbound, f"好的{name}，已记下", oa)
+    conversations.reply_through_api(session, inbound, f"好的{name}，已记下", first)
     customer_id = customer.id
     session.add(
         Handoff(
