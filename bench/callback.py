@@ -18,6 +18,7 @@ from bench.load import percentile
 from bot.simulator import WeChatSimulator
 from bot.stack import ROOT
 from crm.config import Settings
+from crm.db import recreate_database
 
 DB_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/jiangxin_bench"
@@ -83,22 +84,7 @@ def fast_path_bodies(n: int) -> list[tuple[dict[str, str], bytes]]:
 
 def prepare_database() -> None:
     env = {**os.environ, "DATABASE_URL": DB_URL, "PYTHONPATH": str(ROOT)}
-    subprocess.run(
-        [
-            "psql",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-q",
-            "-c",
-            "DROP DATABASE IF EXISTS jiangxin_bench",
-            "-c",
-            "CREATE DATABASE jiangxin_bench",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    recreate_database(DB_URL)
     subprocess.run(
         [sys.executable, "-m", "alembic", "upgrade", "head"],
         cwd=ROOT,

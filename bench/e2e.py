@@ -230,10 +230,11 @@ def main(argv: list[str] | None = None) -> int:
             "bench.bare:app",
             "--port",
             str(bare_port),
-            "--log-level",
-            "warning",
         ],
         cwd=ROOT,
+        # Served like the api (same uvicorn settings, access log included), output discarded.
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     say("starting 2 Rasa servers, the action server and the WeChat sandbox (about a minute) ...")
     backend.start(None)

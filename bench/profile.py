@@ -115,8 +115,9 @@ def main() -> int:
     keys = (settings.wechat_oa_token, settings.wechat_oa_aes_key, settings.wechat_oa_appid)
     words = [w for conversation in Scenario.load().words() for w in conversation]
     texts, events = [], []
+    run = secrets.token_hex(4)  # a fresh set of customers per run, each sending 3 pushes
     for i in range(PUSHES):
-        sim = WeChatSimulator("", *keys, openid=f"o-prof-{i // 3}-{secrets.token_hex(4)}")
+        sim = WeChatSimulator("", *keys, openid=f"o-prof-{run}-{i // 3}")
         texts.append(sim.envelope(sim.text_xml(words[i % len(words)])))
         events.append(sim.envelope(sim.event_xml("VIEW", f"https://m.example.com/{i}")))
     calls = {"normalize": 0, "sql": 0, "commit": 0}

@@ -10,7 +10,17 @@ from pathlib import Path
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CursorResult, DateTime, Engine, MetaData, Result, create_engine, event
+from sqlalchemy import (
+    CursorResult,
+    DateTime,
+    Engine,
+    MetaData,
+    Result,
+    create_engine,
+    event,
+    make_url,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from crm.config import get_settings
@@ -99,3 +109,15 @@ def session_scope() -> Iterator[Session]:
 def rowcount(result: Result[Any]) -> int:
     """Rows an UPDATE or DELETE touched."""
     return int(cast(CursorResult[Any], result).rowcount or 0)
+
+
+def recreate_database(url: str) -> None:
+    """Drop (disconnecting its sessions) and create the PostgreSQL database `url` names."""
+    parsed = make_url(url)
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+    finally:
+        admin.dispose()

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from crm.customers.models import Customer
-from crm.db import make_engine
+from crm.db import make_engine, recreate_database
 from crm.models import Base
 from crm.privacy import __main__ as cli
 from crm.privacy.crypto import Keyring, PiiDecryptionError, kid_of, new_key, phone_digest, using
@@ -131,10 +131,8 @@ def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     scratch = f"{make_url(TEST_DATABASE_URL).database}_pii_migration"
     url = make_url(TEST_DATABASE_URL).set(database=scratch)
+    recreate_database(url.render_as_string(hide_password=False))
     admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{scratch}"'))
-        conn.execute(text(f'CREATE DATABASE "{scratch}"'))
     yield url.render_as_string(hide_password=False)
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
