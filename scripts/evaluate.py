@@ -225,13 +225,17 @@ def metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def confusions(rows: list[dict[str, Any]]) -> list[tuple[str, str, int]]:
-    pairs = Counter(
-        (r["expect"], r["fused"][0] if r["answers_faq"] and r["fused"] else r["intent"])
-        for r in rows
-        if not (r["answers_faq"] and r["fused"] and r["fused"][0] == r["expect"])
-        and r["intent"] != r["expect"]
-        and not served_by_task(r)
-    )
+    """(expected, what the bot did instead, count) of the wrong answers, most frequent first."""
+
+    def right(r: dict[str, Any]) -> bool:
+        return hit(r, "fused", 1) if r["expect"].startswith("faq-") else task_right(r)
+
+    def got(r: dict[str, Any]) -> str:
+        if r["expect"] == "product" and r["product_skus"]:
+            return f"product {'/'.join(r['product_skus'])} ({r['aspect']})"
+        return str(r["fused"][0] if r["answers_faq"] and r["fused"] else r["intent"])
+
+    pairs = Counter((r["expect"], got(r)) for r in rows if not right(r))
     return [(e, g, n) for (e, g), n in pairs.most_common(20)]
 
 
