@@ -41,10 +41,15 @@ def phone_ending(suffix: str) -> str:
 
 
 def unused_suffix(db: Session) -> str:
-    """Four digits no stored phone ends with (other tests commit customers too)."""
+    """Four digits no stored phone ends with (other tests commit customers too) and that are no
+    customer's id, now or of the next few created (digits also search by id)."""
     taken = {p[-4:] for p in db.scalars(select(Customer.phone).where(Customer.phone.is_not(None)))}
+    ids = set(db.scalars(select(Customer.id)))
+    ids |= set(range(max(ids, default=0) + 1, max(ids, default=0) + 10))
     return next(
-        s for s in (f"{random.randrange(10**4):04d}" for _ in range(1000)) if s not in taken
+        s
+        for s in (f"{random.randrange(10**4):04d}" for _ in range(1000))
+        if s not in taken and int(s) not in ids
     )
 
 
