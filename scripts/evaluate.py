@@ -100,7 +100,7 @@ def run_variant(
                 "expect": case["expect"],
                 "rasa_intent": parse["intent"]["name"],
                 "intent": intent,
-                "answers_faq": intent != "request_human" and answers_from_faq(intent, decision),
+                "answers_faq": answers_from_faq(intent, decision),
                 "intent_confidence": parse["intent"]["confidence"],
                 "selector": [f for f, _ in selector[:3]],
                 "lexical": [f for f, _ in lexical[:3]],
