@@ -40,9 +40,19 @@ FORM_SLOTS = (
 )
 NO_CUSTOMER = "暂时查不到您的账号信息，请稍后再试，或回复「转人工」。"
 EXCLUSION_KEYS = ("water", "drop", "opened")
-SCORE = re.compile(r"([1-5一二三四五])\s*(?:分|星|颗星)?")
-SCORE_WORDS = {"非常满意": 5, "很满意": 5, "满意": 4, "一般": 3, "不满意": 2, "很差": 1, "太差": 1}
-CHINESE = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5}
+# 「4分」「五星」「两颗星」: a number with its unit; a bare digit counts only on its own
+# (「一下」「一般」「一直」 hold a numeral that is no score).
+SCORE = re.compile(r"(?<![\d.])([1-5一二两三四五])\s*(?:分(?!钟)|颗星|颗|星)")
+BARE_DIGIT = re.compile(r"(?<![\d.])([1-5])(?![\d.])")
+# Longer words first, so that 「非常不满意」 is never read as its tail 「满意」.
+SCORE_WORDS = {
+    "非常不满意": 1, "很不满意": 1, "特别不满意": 1, "很差": 1, "太差": 1, "差评": 1,
+    "不太满意": 2, "不满意": 2, "不怎么样": 2,
+    "一般般": 3, "一般": 3, "还行": 3, "凑合": 3,
+    "非常满意": 5, "很满意": 5, "特别满意": 5, "满分": 5,
+    "满意": 4, "好评": 4, "不错": 4,
+}  # fmt: skip
+CHINESE = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
 
 
 def clear_form() -> list[EventType]:
@@ -217,15 +227,16 @@ class ActionDeclineQuote(Action):
 
 
 def score_in(text: str) -> int | None:
-    """1–5 from 「4分」「五星」「非常满意」, or None."""
+    """1–5 from 「4分」「五星」「非常满意」「4」, or None."""
     match = SCORE.search(text)
     if match:
         value = match.group(1)
         return int(value) if value.isdigit() else CHINESE[value]
-    for word, value in SCORE_WORDS.items():
+    for word, value in sorted(SCORE_WORDS.items(), key=lambda item: -len(item[0])):
         if word in text:
             return value
-    return None
+    match = BARE_DIGIT.search(text)
+    return int(match.group(1)) if match else None
 
 
 @dataclass(frozen=True)
