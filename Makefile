@@ -35,7 +35,8 @@ $(RASA_VENV)/.installed: requirements/rasa.lock scripts/find-python310.sh
 	@$(RASA) --version >/dev/null || { echo "install: Rasa environment is incomplete"; exit 1; }
 	@touch $@
 
-install: $(VENV)/.installed $(RASA_VENV)/.installed  ## build both environments (idempotent)
+install:  ## build both environments (idempotent; side by side, most of the time is downloads)
+	@$(MAKE) --no-print-directory -j2 $(VENV)/.installed $(RASA_VENV)/.installed
 
 lock:  ## re-resolve requirements/*.in into the lock files
 	$(PY) -m pip install --quiet -r requirements/app.in
