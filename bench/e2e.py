@@ -167,7 +167,7 @@ async def run_level(
             await poller
         after = await scrape(http, api.api_url)
     customers.attribute()
-    figures = summarise(customers.sent, elapsed, replies.BUSY)
+    figures = summarise(customers.sent, elapsed, replies.BUSY, scenario.ramp_seconds)
     figures["users"] = users
     figures["drain_seconds"] = round(time.monotonic() - drain_started, 1)
     figures["metrics"] = metric_figures(before, after, max(backlog))
@@ -203,7 +203,7 @@ def start_api(backend: Stack, rasa_replicas: int, workers: int) -> Stack:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.e2e", description=__doc__)
-    parser.add_argument("--seconds", type=float, default=25.0, help="length of each load level")
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of each load level")
     parser.add_argument("--no-scaling", action="store_true", help="only 1 Rasa x 1 api worker")
     args = parser.parse_args(argv)
     wall = time.monotonic()
@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         say("baseline: Rasa's REST webhook directly, 1 server, then 2 ...")
         # One conversation at a time: the unqueued turn time, which sizes the load levels.
         results["rasa_unloaded"] = asyncio.run(direct_rasa(backend.rasa_urls[:1], scenario, 8, 1))
-        results["rasa_direct"] = _direct(backend, 1, scenario, 20, 8)
+        results["rasa_direct"] = _direct(backend, 1, scenario, 15, 8)
         results["rasa_direct_2"] = _direct(backend, 2, scenario, 15, 16)
         saturation = results["rasa_direct"]["per_second"]
         base = results["rasa_unloaded"]["p50_ms"] / 1000
@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
             api.stop()
             api = None
         say("Rasa's REST webhook directly again (other work on the machine varies) ...")
-        results["rasa_direct_end"] = _direct(backend, 1, scenario, 20, 8)
+        results["rasa_direct_end"] = _direct(backend, 1, scenario, 15, 8)
     finally:
         if api is not None:
             api.stop()
