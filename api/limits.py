@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from fastapi import Request
@@ -11,6 +12,10 @@ from crm.errors import TooManyRequests
 from crm.kv import RateDecision, get_store
 
 WINDOW_SECONDS = 60
+# An address found not blocked for forging is not asked about again for this long (per
+# process): the check precedes every WeChat push, and WeChat calls from few addresses.
+FORGING_CLEAR_SECONDS = 1.0
+_forging_clear: dict[str, float] = {}  # address -> until when it is known not blocked
 TOO_FAST = "请求过于频繁，请 {seconds} 秒后再试"
 
 
@@ -58,9 +63,21 @@ def count_login_failure(request: Request) -> None:
 
 def forging_blocked(request: Request) -> bool:
     """True when the IP already failed the signature check too often (nothing is counted)."""
-    return _hit(request, "forged", "signature_failures_per_ip_per_minute", cost=0).remaining <= 0
+    settings: Settings = request.app.state.settings
+    address = client_address(request, settings.trusted_proxies)
+    now = time.monotonic()
+    if _forging_clear.get(address, 0.0) > now:
+        return False
+    blocked = _hit(request, "forged", "signature_failures_per_ip_per_minute", cost=0).remaining <= 0
+    if not blocked:
+        if len(_forging_clear) > 10_000:
+            _forging_clear.clear()
+        _forging_clear[address] = now + FORGING_CLEAR_SECONDS
+    return blocked
 
 
 def count_forged(request: Request) -> None:
-    """Count a failed signature check from the request's IP."""
+    """Count a failed signature check from the request's IP (whose next push is checked)."""
+    settings: Settings = request.app.state.settings
+    _forging_clear.pop(client_address(request, settings.trusted_proxies), None)
     _hit(request, "forged", "signature_failures_per_ip_per_minute")

@@ -357,9 +357,9 @@ class ChannelRuntime:
                 # Owed an answer by the bot: "pending" until its replies are stored. A second
                 # delivery stops here, and the transaction's work is rolled back.
                 status = "pending" if plan.ask or plan.intent else None
-                message = conversations.add_inbound(session, conversation, inbound, status)
+                message_id = conversations.add_inbound(session, conversation, inbound, status)
                 stored = Stored(
-                    Received(message.id, conversation.id, identity.id),
+                    Received(message_id, conversation.id, identity.id),
                     plan,
                     identity.unionid is None and identity.subscribed is not False,
                     resume=conversation.bot_paused and conversation.state == "bot",

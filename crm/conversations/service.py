@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Table, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -83,9 +83,10 @@ def open_conversation(
 
 def add_inbound(
     session: Session, conversation: Conversation, inbound: InboundMessage, status: str | None
-) -> Message:
+) -> int:
     """Store an inbound message in its conversation, with its `status` for the bot, in one
-    INSERT … ON CONFLICT DO NOTHING RETURNING; a second delivery of the same push raises
+    INSERT … ON CONFLICT DO NOTHING RETURNING id (a Core statement: no ORM object is built on
+    the callback's path); the new message's id. A second delivery of the same push raises
     DuplicateDelivery."""
     values = {
         "conversation_id": conversation.id,
@@ -100,27 +101,30 @@ def add_inbound(
         "status": status,
         "created_at": utcnow(),
     }
-    message = _insert_once(session, values)
-    if message is None:
+    message_id = _insert_once(session, values)
+    if message_id is None:
         raise DuplicateDelivery(f"push {inbound.dedup_key} was already received")
-    return message
+    return message_id
 
 
 def record_inbound(session: Session, inbound: InboundMessage, status: str | None = None) -> Message:
     """Store an inbound message; a second delivery of the same push raises DuplicateDelivery."""
     _, conversation = open_conversation(session, inbound)
-    return add_inbound(session, conversation, inbound, status)
+    message = session.get(Message, add_inbound(session, conversation, inbound, status))
+    assert message is not None
+    return message
 
 
-def _insert_once(session: Session, values: dict[str, Any]) -> Message | None:
-    """Insert the message unless its delivery key is already stored (then None)."""
+def _insert_once(session: Session, values: dict[str, Any]) -> int | None:
+    """Insert the message unless its delivery key is already stored; its id, or None."""
+    table = cast(Table, Message.__table__)
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        upsert = postgresql_insert(Message).values(**values)
-        stmt = upsert.on_conflict_do_nothing(index_elements=["dedup_key"]).returning(Message)
+        upsert = postgresql_insert(table).values(**values)
+        stmt = upsert.on_conflict_do_nothing(index_elements=["dedup_key"]).returning(table.c.id)
     elif dialect == "sqlite":
-        lite = sqlite_insert(Message).values(**values)
-        stmt = lite.on_conflict_do_nothing(index_elements=["dedup_key"]).returning(Message)
+        lite = sqlite_insert(table).values(**values)
+        stmt = lite.on_conflict_do_nothing(index_elements=["dedup_key"]).returning(table.c.id)
     else:  # another database: a savepoint catches the duplicate
         message = Message(**values)
         try:
@@ -129,8 +133,9 @@ def _insert_once(session: Session, values: dict[str, Any]) -> Message | None:
                 session.flush()
         except IntegrityError:
             return None
-        return message
-    return session.scalars(stmt).first()
+        return message.id
+    found = session.execute(stmt).scalar_one_or_none()
+    return int(found) if found is not None else None
 
 
 def record_outbound(
