@@ -204,6 +204,9 @@ def start_api(backend: Stack, rasa_replicas: int, workers: int) -> Stack:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.e2e", description=__doc__)
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each load level")
+    parser.add_argument(
+        "--scaling-seconds", type=float, default=15.0, help="length of each scaling run"
+    )
     parser.add_argument("--no-scaling", action="store_true", help="only 1 Rasa x 1 api worker")
     args = parser.parse_args(argv)
     wall = time.monotonic()
@@ -260,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         results["runs"] = []
         for replicas, workers in configs:
             say(f"api with {workers} worker(s) over {replicas} Rasa server(s) ...")
+            main_run = (replicas, workers) == (1, 1)
             api = start_api(backend, replicas, workers)
             usage = Usage(
                 {
@@ -267,29 +271,30 @@ def main(argv: list[str] | None = None) -> int:
                     **{n: p.pid for n, p in backend.processes.items()},
                 }
             )
-            if (replicas, workers) == (1, 1):
+            if main_run:
                 results.update(fast_path(api, bare_port))
                 say(
                     f"  fast path {results['callback_fast_path']['per_second']} req/s = "
                     f"{results['fast_path_ratio']:.2f} x bare route"
                 )
-            levels = LEVELS if (replicas, workers) == (1, 1) else (SCALING_LEVEL,)
+            levels = LEVELS if main_run else (SCALING_LEVEL,)
+            seconds = args.seconds if main_run else args.scaling_seconds
             for level in levels:
                 users = users_for(level, saturation, scenario, base)
-                say(f"  {level}x saturation: {users} users for {args.seconds:.0f} s ...")
+                say(f"  {level}x saturation: {users} users for {seconds:.0f} s ...")
                 figures = asyncio.run(
-                    run_level(api, backend.sandbox_url, scenario, users, args.seconds, usage)
+                    run_level(api, backend.sandbox_url, scenario, users, seconds, usage)
                 )
                 figures.update(level=level, rasa_servers=replicas, api_workers=workers)
                 results["runs"].append(figures)
                 say("    " + report.brief(figures))
-            if (replicas, workers) == (1, 1):
+            if main_run:
                 say("profiling the api's hot path (bench/profile.py) ...")
                 results["profile"] = profile(backend)
             api.stop()
             api = None
         say("Rasa's REST webhook directly again (other work on the machine varies) ...")
-        results["rasa_direct_end"] = _direct(backend, 1, scenario, 15, 8)
+        results["rasa_direct_end"] = _direct(backend, 1, scenario, 10, 8)
     finally:
         if api is not None:
             api.stop()
@@ -312,7 +317,7 @@ def fast_path(api: Stack, bare_port: int) -> dict[str, Any]:
     asyncio.run(load(bare, fast_path_bodies(200), 10))
     # Alternating rounds, so that other work on the machine weighs on both alike.
     rounds: dict[str, list[dict[str, Any]]] = {"bare_route": [], "callback_fast_path": []}
-    for _ in range(4):
+    for _ in range(3):
         for name, url in (("bare_route", bare), ("callback_fast_path", callback)):
             rounds[name].append(asyncio.run(load(url, fast_path_bodies(500), 20)))
     out: dict[str, Any] = {name: _combined(runs) for name, runs in rounds.items()}

@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     """Prepare the scratch database, run every workload, print and save the figures."""
     parser = argparse.ArgumentParser(prog="python -m bench.ledger")
     parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--seconds", type=float, default=4.0)
     args = parser.parse_args(argv)
     print("bench: preparing PostgreSQL database jiangxin_bench (ledger) ...", flush=True)
     prepare_database()

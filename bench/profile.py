@@ -31,7 +31,7 @@ from crm.config import Settings
 from crm.db import get_engine
 
 RESULTS = Path(__file__).resolve().parent / "results"
-PUSHES = 160
+PUSHES = 120
 REAL_CLIENT = httpx.AsyncClient
 ANSWER = [{"recipient_id": "x", "text": "电池保修两年，凭购买记录即可。"}]
 
