@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -242,8 +243,12 @@ async def _http_error_page(request: Request, exc: Exception) -> Response:
 async def _invalid_form_page(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     if wants_json(request) or not is_backoffice(request.url.path):
-        # FastAPI's own handler echoes the input and fails on a body that is not UTF-8.
-        readable = {bytes: lambda raw: raw.decode(errors="replace")}
+        # FastAPI's own handler echoes the input and fails on a body that is not UTF-8, and
+        # JSON cannot carry the NaN or Infinity that Python's parser accepts in a body.
+        readable: dict[Any, Callable[[Any], Any]] = {
+            bytes: lambda raw: raw.decode(errors="replace"),
+            float: lambda number: number if math.isfinite(number) else str(number),
+        }
         errors = jsonable_encoder(exc.errors(), custom_encoder=readable)
         return JSONResponse({"detail": errors}, status_code=422)
     staff = getattr(request.state, "staff", None)

@@ -288,3 +288,16 @@ def test_openapi_documents_the_integration_api(api: str) -> None:
         assert {"200", "400", "401", "403", "409", "422"} <= set(post["responses"])
         assert "$ref" in post["responses"]["200"]["content"]["application/json"]["schema"]
     assert spec["components"]["securitySchemes"]["IntegrationKey"]["scheme"] == "bearer"
+
+
+def test_a_body_json_cannot_echo_back_is_still_a_clear_422(api: str) -> None:
+    # Python's parser accepts NaN, which the 422's echo of the input cannot carry as JSON.
+    headers = {
+        "Authorization": f"Bearer {_client()}",
+        "Idempotency-Key": _key(),
+        "Content-Type": "application/json",
+    }
+    refused = httpx.post(
+        f"{api}{V1}/referrals", content=b'[[NaN, "event"]]', headers=headers, timeout=30
+    )
+    assert refused.status_code == 422 and refused.json()["detail"][0]["input"] == [["nan", "event"]]
