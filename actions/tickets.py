@@ -44,7 +44,6 @@ EXCLUSION_KEYS = ("water", "drop", "opened")
 # (「一下」「一般」「一直」 hold a numeral that is no score).
 SCORE = re.compile(r"(?<![\d.])([1-5一二两三四五])\s*(?:分(?!钟)|颗星|颗|星)")
 BARE_DIGIT = re.compile(r"(?<![\d.])([1-5])(?![\d.])")
-# Longer words first, so that 「非常不满意」 is never read as its tail 「满意」.
 SCORE_WORDS = {
     "非常不满意": 1, "很不满意": 1, "特别不满意": 1, "很差": 1, "太差": 1, "差评": 1,
     "不太满意": 2, "不满意": 2, "不怎么样": 2,
@@ -52,6 +51,8 @@ SCORE_WORDS = {
     "非常满意": 5, "很满意": 5, "特别满意": 5, "满分": 5,
     "满意": 4, "好评": 4, "不错": 4,
 }  # fmt: skip
+# Longer words first, so that 「非常不满意」 is never read as its tail 「满意」.
+WORDS_LONGEST_FIRST = sorted(SCORE_WORDS.items(), key=lambda item: -len(item[0]))
 CHINESE = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
 
 
@@ -232,7 +233,7 @@ def score_in(text: str) -> int | None:
     if match:
         value = match.group(1)
         return int(value) if value.isdigit() else CHINESE[value]
-    for word, value in sorted(SCORE_WORDS.items(), key=lambda item: -len(item[0])):
+    for word, value in WORDS_LONGEST_FIRST:
         if word in text:
             return value
     match = BARE_DIGIT.search(text)
