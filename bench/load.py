@@ -274,8 +274,8 @@ def summarise(
     finals = [r.answered_at - r.sent_at for r in answered if r.answered_at is not None]
     nlu_done = [r for r in nlu if r.answered_at is not None]
     last = max((r.answered_at for r in nlu_done if r.answered_at), default=0.0)
-    first = min((r.sent_at for r in sent), default=0.0) + ramp_seconds
-    steady = [r for r in nlu_done if r.answered_at is not None and r.answered_at >= first]
+    steady_from = min((r.sent_at for r in sent), default=0.0) + ramp_seconds
+    steady = [r for r in nlu_done if r.answered_at and r.answered_at >= steady_from]
     callbacks = [r.callback_seconds for r in ok]
 
     def ms(values: list[float], q: float) -> float:
@@ -286,7 +286,9 @@ def summarise(
         "pushes": len(sent),
         "messages_per_second": round(len(sent) / seconds, 1) if seconds else 0.0,
         "nlu_messages": len(nlu),
-        "nlu_answered_per_second": round(len(steady) / (last - first), 2) if last > first else 0,
+        "nlu_answered_per_second": (
+            round(len(steady) / (last - steady_from), 2) if last > steady_from else 0
+        ),
         "callback_p50_ms": ms(callbacks, 0.5),
         "callback_p95_ms": ms(callbacks, 0.95),
         "callback_p99_ms": ms(callbacks, 0.99),
