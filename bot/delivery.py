@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from bot.wechat_api import WeChatAPI, WeChatAPIError
@@ -14,6 +15,18 @@ from crm.outbox import service as outbox
 from crm.outbox.models import OutboxItem
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one send: sent, unknown (WeChat may have it) or failed."""
+
+    item: OutboxItem
+    status: str
+    errcode: int | None = None
+    error: str = ""
+    decision: str = ""
+    msgid: int | None = None
 
 
 class DeliveryWorker:
@@ -47,10 +60,22 @@ class DeliveryWorker:
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
 
     async def run_once(self) -> int:
-        """Send every item that is due now; returns how many were attempted."""
+        """Send every item that is due now; returns how many were attempted.
+
+        A round holds at most one item per recipient (claim_due gives each recipient's oldest
+        unfinished item only), so its items go out side by side without breaking anyone's
+        order, and what became of them is recorded in one transaction."""
         items = await asyncio.to_thread(self._claim)
-        for item in items:
-            await self._send(item)
+        if not items:
+            return 0
+        outcomes = await asyncio.gather(*(self._send(item) for item in items))
+        await asyncio.to_thread(self._record, outcomes)
+        for outcome in outcomes:
+            if outcome.status == "sent":
+                channel = "mp" if outcome.item.appid in self.miniprogram_appids else "oa"
+                MESSAGES_OUT.labels(channel, outcome.item.kind).inc()
+            elif outcome.decision == "fallback":
+                self.wake()
         return len(items)
 
     def _recover(self) -> None:
@@ -62,30 +87,23 @@ class DeliveryWorker:
         with session_scope() as session:
             return outbox.claim_due(session)
 
-    async def _send(self, item: OutboxItem) -> None:
+    async def _send(self, item: OutboxItem) -> Outcome:
         client = self.clients.get(item.appid)
         if client is None:
-            await asyncio.to_thread(self._failed, item.id, None, "no client for appid", "fail")
-            return
+            return Outcome(item, "failed", error="no client for appid", decision="fail")
         try:
             result = await self._dispatch(client, item)
         except WeChatAPIError as exc:
             if exc.maybe_delivered and item.kind not in outbox.IDEMPOTENT_KINDS:
                 # WeChat may have it: a second send could be a duplicate the customer sees.
                 log.error("outbox %d to %s: %s; not repeated", item.id, item.openid, exc)
-                await asyncio.to_thread(self._unknown, item.id, str(exc))
-                return
+                return Outcome(item, "unknown", error=str(exc))
             log.warning("outbox %d to %s: %s (%s)", item.id, item.openid, exc, exc.decision)
             if exc.decision == "alert":
                 log.error("WeChat quota exhausted for %s: %s", item.appid, exc)
-            await asyncio.to_thread(self._failed, item.id, exc.errcode, str(exc), exc.decision)
-            if exc.decision == "fallback":
-                self.wake()
-            return
+            return Outcome(item, "failed", exc.errcode, str(exc), exc.decision)
         msgid = result.get("msgid")
-        await asyncio.to_thread(self._sent, item.id, int(msgid) if msgid else None)
-        channel = "mp" if item.appid in self.miniprogram_appids else "oa"
-        MESSAGES_OUT.labels(channel, item.kind).inc()
+        return Outcome(item, "sent", msgid=int(msgid) if msgid else None)
 
     async def _dispatch(self, client: WeChatAPI, item: OutboxItem) -> dict[str, Any]:
         if item.kind == "custom":
@@ -96,16 +114,16 @@ class DeliveryWorker:
             return await client.send_subscribe(item.payload, item.appid in self.miniprogram_appids)
         raise WeChatAPIError(0, f"unknown outbox kind {item.kind}")
 
-    def _sent(self, item_id: int, msgid: int | None) -> None:
+    def _record(self, outcomes: list[Outcome]) -> None:
         with session_scope() as session:
-            outbox.mark_sent(session, item_id, msgid)
-
-    def _unknown(self, item_id: int, error: str) -> None:
-        with session_scope() as session:
-            outbox.mark_unknown(session, item_id, error)
-
-    def _failed(self, item_id: int, errcode: int | None, error: str, decision: str) -> None:
-        with session_scope() as session:
-            outbox.mark_failed(session, item_id, errcode, error, retry=decision == "retry")
-            if decision == "fallback":  # outside the window: send the notification instead
-                outbox.enqueue_fallback(session, item_id)
+            outbox.preload(session, [o.item.id for o in outcomes])
+            for o in outcomes:
+                if o.status == "sent":
+                    outbox.mark_sent(session, o.item.id, o.msgid)
+                elif o.status == "unknown":
+                    outbox.mark_unknown(session, o.item.id, o.error)
+                else:
+                    retry = o.decision == "retry"
+                    outbox.mark_failed(session, o.item.id, o.errcode, o.error, retry=retry)
+                    if o.decision == "fallback":  # outside the window: send the notification
+                        outbox.enqueue_fallback(session, o.item.id)

@@ -80,6 +80,14 @@ def claim_due(session: Session, limit: int = 20, lease_seconds: int = 30) -> lis
     return items
 
 
+def preload(session: Session, item_ids: list[int]) -> None:
+    """Load items and their messages in two queries, so that marking many costs no query each."""
+    items = session.scalars(select(OutboxItem).where(OutboxItem.id.in_(item_ids))).all()
+    message_ids = [item.message_id for item in items if item.message_id is not None]
+    if message_ids:
+        session.scalars(select(Message).where(Message.id.in_(message_ids))).all()
+
+
 def mark_sent(session: Session, item_id: int, wechat_msgid: int | None = None) -> None:
     """The message went out."""
     item = session.get(OutboxItem, item_id)
