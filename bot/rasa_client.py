@@ -11,6 +11,29 @@ import httpx
 from crm.metrics import RASA_SECONDS
 from crm.rasa import base_urls, server_for
 
+# Weight of the newest turn in a server's running turn time.
+TURN_WEIGHT = 0.1
+
+
+@dataclass
+class ServerLoad:
+    """What this process knows of one Rasa server's load: the turns it has asked and not yet
+    had answered, and how long the server takes per turn while busy (a running average)."""
+
+    in_flight: int = 0
+    turn_seconds: float = 0.0
+    last_done: float = 0.0
+
+    def done(self, started: float, now: float) -> None:
+        """A turn asked at `started` was answered: while the server stayed busy, the time since
+        its previous answer is one turn's worth of its work; after idling, this turn's time."""
+        sample = now - max(self.last_done, started)
+        if self.turn_seconds == 0.0:
+            self.turn_seconds = sample
+        else:
+            self.turn_seconds += TURN_WEIGHT * (sample - self.turn_seconds)
+        self.last_done = now
+
 
 class RasaUnavailable(Exception):
     """Rasa did not answer or answered with an error."""
@@ -37,25 +60,39 @@ class RasaClient:
         self.base_urls = base_urls(base_url)
         self.base_url = self.base_urls[0]
         self.http = http
+        self.load = {url: ServerLoad() for url in self.base_urls}
 
     def url_for(self, sender: str) -> str:
         """The Rasa server that handles `sender` (stable across processes and restarts)."""
         return server_for(self.base_urls, sender)
 
+    def expected_seconds(self, sender: str) -> float:
+        """How long a turn asked now for `sender` should take, from the turns this process has
+        in flight on that server and the server's recent time per turn."""
+        load = self.load[self.url_for(sender)]
+        return (load.in_flight + 1) * load.turn_seconds
+
     async def send(self, sender: str, text: str, metadata: dict[str, Any]) -> BotTurn:
         """Send one customer message; return the bot's replies."""
         payload = {"sender": sender, "message": text, "metadata": metadata}
+        url = self.url_for(sender)
+        load = self.load[url]
         started = time.monotonic()
+        load.in_flight += 1
         try:
             response = await self.http.post(
-                f"{self.url_for(sender)}/webhooks/rest/webhook", json=payload, timeout=60
+                f"{url}/webhooks/rest/webhook", json=payload, timeout=60
             )
             response.raise_for_status()
             items = response.json()
         except (httpx.HTTPError, ValueError) as exc:
             RASA_SECONDS.labels("error").observe(time.monotonic() - started)
             raise RasaUnavailable(f"{type(exc).__name__}: {exc}") from exc
-        RASA_SECONDS.labels("ok").observe(time.monotonic() - started)
+        finally:
+            load.in_flight -= 1
+        now = time.monotonic()
+        load.done(started, now)
+        RASA_SECONDS.labels("ok").observe(now - started)
         texts: list[str] = []
         handoff = None
         for item in items if isinstance(items, list) else []:

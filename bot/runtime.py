@@ -179,20 +179,34 @@ class ChannelRuntime:
         task = asyncio.create_task(
             self._answer(stored.message.id, push.openid, stored.plan, stored.resume)
         )
+        if budget <= 0:  # the mini-program (no passive replies), or no time left
+            return await self._defer(task, push, stored, "late")
+        if self.rasa.expected_seconds(f"{self.appid}:{push.openid}") > budget:
+            # Admission: the turns already queued on Rasa say the answer cannot come in time.
+            # Saying so at once keeps the callback short and spares this process the wait.
+            return await self._defer(task, push, stored, "busy")
         try:
             texts = await asyncio.wait_for(asyncio.shield(task), budget)
         except TimeoutError:
-            REPLIES_DEFERRED.labels(self.channel).inc()
-            log.warning("no answer within %.1f s for %s: replying later", self.budget, push.openid)
-            self._keep(self._deliver_later(task, stored))
-            if not self.passive_replies:
-                return None
-            if self.typing is not None:
-                self._keep(self._show_typing(push.openid))
-            return await self._deliver(stored.message, [replies.HOLDING], True, answered=False)
+            log.warning("no answer within %.1f s for %s: replying later", budget, push.openid)
+            return await self._defer(task, push, stored, "late")
         if texts is None:
             return await self._unavailable(stored, told=False)
         return await self._deliver(stored.message, texts, passive_allowed=True)
+
+    async def _defer(
+        self, task: asyncio.Task[list[str] | None], push: Push, stored: Stored, why: str
+    ) -> str | None:
+        """The answer goes through the customer-service API once Rasa gives it; on a channel
+        with passive replies the customer hears at once that it is coming."""
+        self._keep(self._deliver_later(task, stored))
+        if not self.passive_replies:
+            return None
+        REPLIES_DEFERRED.labels(self.channel, why).inc()
+        # 'Typing…' while a late answer is prepared; not when Rasa is swamped (one call fewer).
+        if self.typing is not None and why == "late":
+            self._keep(self._show_typing(push.openid))
+        return await self._deliver(stored.message, [replies.HOLDING], True, answered=False)
 
     async def _unavailable(self, stored: Stored, told: bool) -> str | None:
         """Rasa could not be reached. A fixed answer stands in for the bot's where the plan has

@@ -47,8 +47,9 @@ RASA_SECONDS = Histogram(
 )
 REPLIES_DEFERRED = Counter(
     "jiangxin_replies_deferred",
-    "Messages the bot did not answer within the reply budget: answered later through the API",
-    ["channel"],
+    "Messages the bot did not answer within the reply budget: answered later through the API "
+    "(why: late, Rasa took too long; busy, Rasa's queue said at once that it would)",
+    ["channel", "why"],
 )
 UNFINISHED_OUTBOX = ("pending", "sending")
 

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
 
 from api.main import create_app
 from bot.sandbox import sandbox_state
@@ -29,6 +30,13 @@ def free_port() -> int:
 @contextmanager
 def serve_api(port: int | None = None, **overrides: Any) -> Iterator[str]:
     """The api on a free (or the given) port, so the outbound client reaches its sandbox."""
+    with serve_app(port, **overrides) as (url, _):
+        yield url
+
+
+@contextmanager
+def serve_app(port: int | None = None, **overrides: Any) -> Iterator[tuple[str, FastAPI]]:
+    """serve_api, also giving the app (a test may look at its state)."""
     port = port or free_port()
     settings = Settings(port=port, **overrides)
     SHARED_SANDBOX.faults.clear()  # a fault a test injected never outlives its server
@@ -42,7 +50,7 @@ def serve_api(port: int | None = None, **overrides: Any) -> Iterator[str]:
             raise TimeoutError("api did not start")
         time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", app
     finally:
         SHARED_SANDBOX.faults.clear()
         server.should_exit = True

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
@@ -14,7 +15,7 @@ from tests.api.conftest import make_sim, sent_to, texts
 from tests.api.test_wechat_conformance import post
 from tests.conversations.conftest import msg_id
 from tests.conversations.test_end_to_end import faq_answer
-from tests.servers import serve_api
+from tests.servers import serve_api, serve_app
 
 pytestmark = pytest.mark.e2e
 RESPONSES = yaml.safe_load(
@@ -68,6 +69,29 @@ def test_one_users_messages_are_answered_in_order(rasa_stack: Stack) -> None:
         for question in questions:  # as fast as the user can type: each gets the holding reply
             assert sim.say(question) == replies.HOLDING
         assert texts(sent_to(url, sim.openid, wait=60, count=3)) == expected
+
+
+def _deferred_busy(url: str) -> float:
+    metrics = httpx.get(f"{url}/metrics").text
+    line = 'jiangxin_replies_deferred_total{channel="oa",why="busy"} '
+    return sum(float(row[len(line) :]) for row in metrics.splitlines() if row.startswith(line))
+
+
+def test_a_swamped_rasa_is_not_waited_for(rasa_stack: Stack) -> None:
+    """Admission: when the turns queued on Rasa say that an answer cannot come within the
+    budget, the customer hears at once that it will follow, and it comes through the API."""
+    with serve_app(rasa_url=rasa_stack.rasa_url, action_server_url=rasa_stack.actions_url) as (
+        url,
+        app,
+    ):
+        sim = make_sim(url)
+        assert sim.say("你好") == RESPONSES["utter_greet"][0]["text"]  # in time: passive
+        before = _deferred_busy(url)
+        for load in app.state.context.rasa.load.values():
+            load.turn_seconds = 1000.0  # as if Rasa had fallen far behind
+        assert sim.say("电池保修多久") == replies.HOLDING
+        assert texts(sent_to(url, sim.openid, wait=60, count=1)) == [faq_answer("faq-017")]
+        assert _deferred_busy(url) == before + 1
 
 
 def test_two_misunderstandings_in_a_row_hand_over_to_a_human(api_url: str) -> None:
