@@ -120,6 +120,8 @@ def metric_figures(
         "messages_out_api": total("jiangxin_messages_out_total", via="custom"),
         "callbacks": total("jiangxin_callback_seconds_count"),
         "callbacks_within_4_5_s": total("jiangxin_callback_seconds_bucket", le="4.5"),
+        "deferred_busy": total("jiangxin_replies_deferred_total", why="busy"),
+        "deferred_late": total("jiangxin_replies_deferred_total", why="late"),
         "rasa_calls": rasa_count,
         "rasa_mean_ms": round(1000 * total("jiangxin_rasa_seconds_sum") / rasa_count, 1)
         if rasa_count
