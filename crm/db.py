@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
@@ -46,6 +46,16 @@ def utcnow() -> datetime:
 def as_utc(moment: datetime) -> datetime:
     """`moment` as an aware UTC datetime (SQLite hands back naive UTC values)."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+# "Last seen" timestamps are kept to the minute: one written less than this before is not
+# written again, which spares most pushes of a conversation an UPDATE.
+LAST_SEEN_GRAIN = timedelta(seconds=60)
+
+
+def recent(moment: datetime | None, now: datetime) -> bool:
+    """True when `moment` is less than LAST_SEEN_GRAIN before `now` (no need to write `now`)."""
+    return moment is not None and now - as_utc(moment) < LAST_SEEN_GRAIN
 
 
 class Base(DeclarativeBase):

@@ -16,7 +16,7 @@ from crm.conversations.models import Conversation, Message
 from crm.conversations.schemas import InboundMessage
 from crm.customers.models import WechatIdentity
 from crm.customers.service import identity_seen
-from crm.db import utcnow
+from crm.db import recent, utcnow
 from crm.errors import Conflict
 from crm.outbox import service as outbox
 
@@ -62,8 +62,8 @@ def open_conversation(
     session: Session, inbound: InboundMessage
 ) -> tuple[WechatIdentity, Conversation]:
     """The sender's identity and conversation for a message arriving now (both opened on first
-    contact): a known sender costs one SELECT. Their timestamps (seen, last message) are
-    written by the session's next flush, one UPDATE each."""
+    contact): a known sender costs one SELECT. Their timestamps (seen, last message; to the
+    minute) are written by the session's next flush, one UPDATE each when a minute old."""
     now = utcnow()
     found = session.execute(
         select(WechatIdentity, Conversation)
@@ -77,7 +77,8 @@ def open_conversation(
         )
         if conversation is None:
             conversation = get_or_create_conversation(session, identity, inbound.channel, now)
-    conversation.last_message_at = now  # unchanged for a new conversation: no UPDATE
+    if not recent(conversation.last_message_at, now):  # a new conversation's is now
+        conversation.last_message_at = now
     return identity, conversation
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from crm.conversations.models import Conversation
 from crm.customers.models import Customer, SubscriptionCredit, WechatIdentity
 from crm.customers.schemas import normalize_mobile
-from crm.db import as_utc, rowcount, utcnow
+from crm.db import as_utc, recent, rowcount, utcnow
 from crm.errors import Conflict, InvalidInput
 from crm.privacy.crypto import phone_digest
 from crm.purchases.models import Purchase
@@ -50,7 +50,8 @@ def identity_seen(
         found = _create_identity(session, appid, openid, unionid, now)
     elif unionid and not found.unionid:
         found.unionid = unionid
-    found.last_seen_at = now  # unchanged for a new identity: no UPDATE
+    if not recent(found.last_seen_at, now):  # unchanged for a new identity: no UPDATE
+        found.last_seen_at = now
     return found
 
 
@@ -81,8 +82,10 @@ def _create_identity(
 
 
 def touch_interaction(identity: WechatIdentity) -> None:
-    """The user just did something that opens the customer-service window."""
-    identity.last_interaction_at = utcnow()
+    """The user just did something that opens the customer-service window (to the minute)."""
+    now = utcnow()
+    if not recent(identity.last_interaction_at, now):
+        identity.last_interaction_at = now
 
 
 def in_service_window(identity: WechatIdentity, hours: int = 48) -> bool:

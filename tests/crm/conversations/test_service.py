@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -22,6 +23,7 @@ from crm.conversations.service import (
 )
 from crm.customers.models import Customer, WechatIdentity
 from crm.customers.service import resolve_identity
+from crm.db import utcnow
 from crm.outbox.models import OutboxItem
 
 BIG_MSG_ID = 9_223_372_036_854_775_807  # largest 64-bit MsgId: beyond float precision
@@ -79,6 +81,22 @@ def test_a_known_sender_keeps_their_conversation_and_is_seen_again(db: Session) 
     assert (first.status, second.status) == (None, "pending")  # written by the INSERT
     assert identity.id == conversation.identity_id
     assert identity.last_seen_at == conversation.last_message_at
+
+
+@pytest.mark.parametrize(("seconds_ago", "written"), [(10, False), (120, True)])
+def test_last_seen_times_are_kept_to_the_minute(
+    db: Session, seconds_ago: int, written: bool
+) -> None:
+    """A sender seen less than a minute ago costs no UPDATE; an older time moves to now."""
+    openid = "o" + secrets.token_hex(8)
+    identity, conversation = open_conversation(db, _inbound(openid, f"wx_test:{openid}:1"))
+    earlier = utcnow() - timedelta(seconds=seconds_ago)
+    identity.last_seen_at = conversation.last_message_at = earlier
+    db.flush()
+    identity, conversation = open_conversation(db, _inbound(openid, f"wx_test:{openid}:2"))
+    assert (identity.last_seen_at != earlier) is written
+    assert (conversation.last_message_at != earlier) is written
+    assert (identity in db.dirty) is written
 
 
 def test_settle_changes_only_a_message_the_bot_still_owes(db: Session) -> None:
