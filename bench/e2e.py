@@ -18,6 +18,7 @@ import contextlib
 import json
 import math
 import os
+import random
 import subprocess
 import sys
 import time
@@ -38,6 +39,8 @@ LEVELS = (0.5, 1.0, 2.0, 4.0)
 SCALING = ((2, 1), (1, 2), (2, 2))  # (Rasa replicas, api workers); (1, 1) is the main run
 SCALING_LEVEL = 2.0
 RESULTS = ROOT / "bench" / "results"
+WARM_UP_SECONDS = 10.0
+DIRECT_SECONDS = 10.0
 # The bench's figures would be distorted by a per-user limit meant for abusers.
 APP_ENV = {
     "DATABASE_URL": DB_URL,
@@ -55,9 +58,10 @@ def say(text: str) -> None:
 async def direct_rasa(
     urls: list[str], scenario: Scenario, seconds: float, senders: int
 ) -> dict[str, Any]:
-    """Rasa's REST webhook with the scenario's words, `senders` conversations at a time."""
+    """Rasa's REST webhook with the scenario's words, `senders` conversations at a time, drawn
+    with the scenario's weights as the virtual users draw them."""
     latencies: list[float] = []
-    words = [w for w in scenario.words() if w]
+    rng = random.Random(senders)
     async with httpx.AsyncClient(timeout=60) as http:
         rasa = RasaClient(",".join(urls), http)
         deadline = time.monotonic() + seconds
@@ -65,10 +69,10 @@ async def direct_rasa(
         async def sender(number: int) -> None:
             turn = 0
             while time.monotonic() < deadline:
-                conversation = words[(number + turn) % len(words)]
+                _, steps = scenario.pick(rng)
                 name = f"direct-{number}-{turn}-{time.monotonic_ns()}"
                 turn += 1
-                for text in conversation:
+                for text in (step.words for step in steps if step.nlu):
                     if time.monotonic() >= deadline:
                         return
                     started = time.perf_counter()
@@ -253,12 +257,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         results["startup_seconds"] = round(backend.wait_ready(400), 1)
         assert backend.sandbox_url is not None
+        say("warming Rasa up (its first few hundred turns are slower than the rest) ...")
+        asyncio.run(direct_rasa(backend.rasa_urls[:1], scenario, WARM_UP_SECONDS, 8))
         say("baseline: Rasa's REST webhook directly, 1 server, then 2 ...")
         # One conversation at a time: the unqueued turn time, which sizes the load levels.
-        results["rasa_unloaded"] = asyncio.run(direct_rasa(backend.rasa_urls[:1], scenario, 8, 1))
-        results["rasa_direct"] = _direct(backend, 1, scenario, 15, 8)
+        results["rasa_unloaded"] = asyncio.run(direct_rasa(backend.rasa_urls[:1], scenario, 6, 1))
         results["rasa_direct_2"] = _direct(backend, 2, scenario, 15, 16)
-        saturation = results["rasa_direct"]["per_second"]
+        # Rasa alone again after every main level: each level is compared with the mean of the
+        # measurements just before and just after it (the machine's speed drifts in minutes).
+        series = [_direct(backend, 1, scenario, DIRECT_SECONDS, 8)]
+        results["rasa_direct"], results["rasa_direct_series"] = series[0], series
+        saturation = series[0]["per_second"]
         base = results["rasa_unloaded"]["p50_ms"] / 1000
         say(f"  Rasa saturates at {saturation} turns/s (p50 {base * 1000:.0f} ms)")
         configs = [(1, 1)] + ([] if args.no_scaling else list(SCALING))
@@ -288,6 +297,15 @@ def main(argv: list[str] | None = None) -> int:
                     run_level(api, backend.sandbox_url, scenario, users, seconds, usage)
                 )
                 figures.update(level=level, rasa_servers=replicas, api_workers=workers)
+                if main_run:
+                    series.append(_direct(backend, 1, scenario, DIRECT_SECONDS, 8))
+                    reference = (series[-2]["per_second"] + series[-1]["per_second"]) / 2
+                elif replicas == 2:
+                    reference = results["rasa_direct_2"]["per_second"]
+                else:
+                    reference = sum(d["per_second"] for d in series) / len(series)
+                figures["rasa_reference"] = round(reference, 2)
+                figures["x_rasa"] = round(figures["nlu_answered_per_second"] / reference, 3)
                 results["runs"].append(figures)
                 say("    " + report.brief(figures))
             if main_run:
@@ -295,8 +313,6 @@ def main(argv: list[str] | None = None) -> int:
                 results["profile"] = profile(backend)
             api.stop()
             api = None
-        say("Rasa's REST webhook directly again (other work on the machine varies) ...")
-        results["rasa_direct_end"] = _direct(backend, 1, scenario, 10, 8)
     finally:
         if api is not None:
             api.stop()
