@@ -40,10 +40,15 @@ class AppContext:
     spool: Spool  # pushes that could not be stored, shared by both channels and the recovery
 
 
-def get_context(request: Request) -> AppContext:
-    """The app's context (a FastAPI dependency)."""
+def context_of(request: Request) -> AppContext:
+    """The app's context."""
     context: AppContext = request.app.state.context
     return context
+
+
+async def get_context(request: Request) -> AppContext:
+    """The app's context (a FastAPI dependency; async, so no worker thread per request)."""
+    return context_of(request)
 
 
 def bearer(authorization: Annotated[str, Header()] = "") -> str:

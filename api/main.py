@@ -111,11 +111,21 @@ def _recovery(settings: Settings, context: AppContext) -> Recovery:
 
 
 def _unionid_of(api: WeChatAPI) -> Callable[[str], Awaitable[str | None]]:
+    # Best-effort background lookups, a few at a time: under a burst of new customers they
+    # wait their turn instead of crowding the connections the replies need.
+    gate = asyncio.Semaphore(UNIONID_LOOKUPS_AT_ONCE)
+
     async def lookup(openid: str) -> str | None:
-        unionid = (await api.user_info(openid)).get("unionid")
+        async with gate:
+            unionid = (await api.user_info(openid)).get("unionid")
         return str(unionid) if unionid else None
 
     return lookup
+
+
+HTTP_CONNECTIONS = 64
+UNIONID_LOOKUPS_AT_ONCE = 4
+CONNECT_RETRIES = 2
 
 
 def create_app(settings: Settings | None = None, sandbox: SandboxState | None = None) -> FastAPI:
@@ -131,7 +141,16 @@ def create_app(settings: Settings | None = None, sandbox: SandboxState | None = 
         # Storage runs in worker threads; the default pool (cores + 4) queues callbacks under load.
         asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=32))
         await asyncio.to_thread(normalize, "預熱 warm-up")  # load OpenCC and jieba before traffic
-        async with httpx.AsyncClient() as http:
+        # Rasa (TURNS_AT_ONCE per server) and the WeChat API: every connection is kept open
+        # (httpx keeps 20 by default and opened and closed one per call beyond that under load;
+        # many more make its pool's per-request scan of them costly).
+        limits = httpx.Limits(
+            max_connections=HTTP_CONNECTIONS, max_keepalive_connections=HTTP_CONNECTIONS
+        )
+        # A connection that could not be made carried nothing: httpx tries again (under load
+        # the WeChat sandbox refused some connections, which cost replies a retry later).
+        transport = httpx.AsyncHTTPTransport(limits=limits, retries=CONNECT_RETRIES)
+        async with httpx.AsyncClient(transport=transport) as http:
             context = build_context(settings, http)
             app.state.context = context
             worker = (

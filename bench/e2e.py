@@ -140,8 +140,7 @@ async def run_level(
     api: Stack, sandbox_url: str, scenario: Scenario, users: int, seconds: float, usage: Usage
 ) -> dict[str, Any]:
     """One load level: play, drain the replies, summarise, read /metrics and the processes."""
-    limits = httpx.Limits(max_connections=users + 20, max_keepalive_connections=users + 20)
-    async with httpx.AsyncClient(timeout=30, limits=limits) as http:
+    async with httpx.AsyncClient(timeout=30) as http:  # the mailbox and /metrics
         mailbox = Mailbox(http, sandbox_url)
         await mailbox.skip_old()
         poller = asyncio.create_task(mailbox.poll_forever())
@@ -158,7 +157,7 @@ async def run_level(
 
         watcher = asyncio.create_task(watch())
         usage.start()
-        elapsed = await customers.run(http, users, seconds)
+        elapsed = await customers.run(users, seconds)
         cpu = usage.stop()
         drain_started = time.monotonic()
         while time.monotonic() - drain_started < 60:  # replies still on their way

@@ -51,6 +51,16 @@ class Stored:
     resume: bool = False
 
 
+@dataclass(frozen=True)
+class Arrival:
+    """A push claimed and stored: whether its sender is over the limit, and whether their
+    unionid is to be looked up now."""
+
+    stored: Stored
+    over: RateDecision | None
+    link_unionid: bool
+
+
 class ChannelRuntime:
     """The bot side of one WeChat account (appid)."""
 
@@ -97,20 +107,17 @@ class ChannelRuntime:
         """
         started = received_at or time.monotonic()
         claim = f"wx:{self.appid}:{push.dedup_key}"
-        if not self.store.claim(claim, self.dedup_ttl):
-            log.info("duplicate delivery %s ignored", push.dedup_key)
-            return None
         try:
-            stored = await asyncio.wait_for(
-                asyncio.to_thread(self._store_inbound, push), self._store_budget(started)
+            arrival = await asyncio.wait_for(
+                asyncio.to_thread(self._arrive, push, claim), self._store_budget(started)
             )
         except Exception as exc:  # the database is down or too slow: keep the push on disk
             return await self._spool(push, claim, exc)
-        if stored is None:
+        if arrival is None:
             return None
-        if stored.needs_unionid and self._unionid_due(stored.message.identity_id):
+        stored, over = arrival.stored, arrival.over
+        if arrival.link_unionid:
             self._keep(self._link_unionid(stored.message.identity_id, push.openid))
-        over = self._over_limit(push, stored)
         if over is not None:
             await asyncio.to_thread(self._set_status, stored.message.id, "limited")
             return await self._slow_down(stored, push.openid, over)
@@ -124,6 +131,18 @@ class ChannelRuntime:
         if not self.passive_replies:
             remaining = 0.0
         return await self._converse(push, stored, remaining)
+
+    def _arrive(self, push: Push, claim: str) -> Arrival | None:
+        """Claim the push's delivery key, store it and count it (one worker thread: the event
+        loop makes no blocking call to Redis or the database); None for a repeated delivery."""
+        if not self.store.claim(claim, self.dedup_ttl):
+            log.info("duplicate delivery %s ignored", push.dedup_key)
+            return None
+        stored = self._store_inbound(push)
+        if stored is None:
+            return None
+        link = stored.needs_unionid and self._unionid_due(stored.message.identity_id)
+        return Arrival(stored, self._over_limit(push, stored), link)
 
     def _store_budget(self, started: float) -> float:
         """Seconds storing may take before the push is spooled instead (the reply must fit)."""

@@ -124,7 +124,9 @@ class Stack:
             cmds["sandbox"] = [
                 *(app_python, "-m", "uvicorn", "bot.stack:sandbox_app", "--factory"),
                 *("--host", "127.0.0.1", "--port", str(self.sandbox_port)),
-                *("--log-level", "warning"),
+                # Keeps the api's connections open between calls, as WeChat's servers do (5 s
+                # by default: under load the api then opened new ones all the time).
+                *("--log-level", "warning", "--timeout-keep-alive", "75"),
             ]
         if self.with_api:
             cmds["api"] = [

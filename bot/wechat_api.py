@@ -19,6 +19,9 @@ from crm.kv import KeyValueStore
 log = logging.getLogger(__name__)
 
 TOKEN_ERRORS = {40001, 40014, 42001}
+# A token read from the shared store is reused from memory this long (it stays valid at least
+# 5 minutes after the store drops it): most calls then cost no round trip to Redis.
+TOKEN_MEMORY_SECONDS = 30.0
 # What the caller should do about an errcode.
 DECISIONS = {
     45015: "fallback",  # outside the 48-hour window, or the user unfollowed
@@ -69,6 +72,7 @@ class WeChatAPI:
         self.timeout = timeout
         self._token_key = f"wechat:token:{appid}"
         self._refresh_key = f"wechat:token-refresh:{appid}"
+        self._remembered: tuple[str, float] = ("", 0.0)  # token, until (monotonic)
 
     async def _request(
         self, method: str, path: str, *, params: dict[str, Any], body: Any = None
@@ -98,11 +102,15 @@ class WeChatAPI:
         return data
 
     async def token(self) -> str:
-        """A valid access token: cached, else fetched by a single refresher."""
+        """A valid access token: remembered, cached, else fetched by a single refresher."""
+        token, until = self._remembered
+        if token and time.monotonic() < until:
+            return token
         deadline = time.monotonic() + self.timeout
         while True:
             cached = self.store.get(self._token_key)
             if cached:
+                self._remembered = (cached, time.monotonic() + TOKEN_MEMORY_SECONDS)
                 return cached
             if self.store.claim(self._refresh_key, int(self.timeout) + 5):
                 try:
@@ -147,6 +155,7 @@ class WeChatAPI:
         except WeChatAPIError as exc:
             if exc.errcode not in TOKEN_ERRORS:
                 raise
+            self._remembered = ("", 0.0)
             if self.store.get(self._token_key) == token:
                 self.store.release(self._token_key)
             retry_token = await self.token()

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, model_validator
 from starlette.routing import Mount
 
 from api.backoffice.web import PREFIX, CsrfStaff, StaffPage, render
-from api.deps import AppContext, get_context
+from api.deps import AppContext, context_of
 from bot.menu import click_text, load_menu
 from bot.sandbox import SandboxState
 from bot.simulator import WeChatSimulator
@@ -43,7 +43,7 @@ MEDIA_LABELS = {
 def sandboxed(request: Request) -> AppContext:
     """The app's context; 404 unless this app talks to the local WeChat sandbox."""
     # What the simulator sends must never reach a real WeChat user.
-    context = get_context(request)
+    context = context_of(request)
     if not context.settings.sandbox_enabled:
         raise NotFound("模拟器只在使用本地微信沙箱时可用（未设置 WECHAT_API_BASE）")
     return context
