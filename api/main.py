@@ -125,7 +125,6 @@ def _unionid_of(api: WeChatAPI) -> Callable[[str], Awaitable[str | None]]:
 
 HTTP_CONNECTIONS = 64
 UNIONID_LOOKUPS_AT_ONCE = 4
-CONNECT_RETRIES = 2
 
 
 def create_app(settings: Settings | None = None, sandbox: SandboxState | None = None) -> FastAPI:
@@ -147,10 +146,7 @@ def create_app(settings: Settings | None = None, sandbox: SandboxState | None = 
         limits = httpx.Limits(
             max_connections=HTTP_CONNECTIONS, max_keepalive_connections=HTTP_CONNECTIONS
         )
-        # A connection that could not be made carried nothing: httpx tries again (under load
-        # the WeChat sandbox refused some connections, which cost replies a retry later).
-        transport = httpx.AsyncHTTPTransport(limits=limits, retries=CONNECT_RETRIES)
-        async with httpx.AsyncClient(transport=transport) as http:
+        async with httpx.AsyncClient(limits=limits) as http:
             context = build_context(settings, http)
             app.state.context = context
             worker = (
