@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from crm.config import get_settings
 from crm.customers.models import Customer
-from crm.db import session_scope
+from crm.db import SHANGHAI, as_utc, session_scope
 from crm.jobs.daily import run_daily
 from crm.privacy import cooling_off, erasure, replies
 from crm.privacy.models import CANCELLED, DONE, PENDING, DataRequest
@@ -23,7 +23,8 @@ def test_the_erasure_waits_for_the_day_the_customer_was_told(db: Session) -> Non
     request = cooling_off.schedule(db, person.customer_id, "chat", "customer")
     assert cooling_off.schedule(db, person.customer_id, "chat", "customer") is request  # once
     day = cooling_off.erases_on(request)
-    assert day - request.created_at.date() == timedelta(days=8)
+    # Days are China time: between 16:00 and 24:00 UTC it is already tomorrow in Shanghai.
+    assert day - as_utc(request.created_at).astimezone(SHANGHAI).date() == timedelta(days=8)
     assert cooling_off.run_due(db, day - timedelta(days=1)).erased == 0
     assert not is_erased(db, person.customer_id) and request.status == PENDING
     done = cooling_off.run_due(db, day)
