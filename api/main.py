@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import DataError
 
 from api import health, integration, metrics, mp, wechat
 from api.backoffice import audit as backoffice_audit
@@ -40,6 +41,8 @@ from crm.errors import DomainError
 from crm.jobs.scheduler import run_forever, sweep_handoffs_forever
 from crm.kv import get_store
 from crm.privacy.masking import install_log_masking
+
+log = logging.getLogger(__name__)
 
 
 def build_context(settings: Settings, http: httpx.AsyncClient) -> AppContext:
@@ -198,6 +201,16 @@ def create_app(settings: Settings | None = None, sandbox: SandboxState | None = 
     app.include_router(backoffice_privacy.router)
     if settings.sandbox_enabled:
         app.mount("/sandbox", create_sandbox(settings, sandbox))
+
+    @app.exception_handler(DataError)
+    async def unstorable_input(_: Request, exc: DataError) -> Response:
+        """Input the database cannot hold (a NUL byte in text, a number out of range): the
+        caller's mistake, answered 422, never a 500 (found by the fuzz test)."""
+        log.warning("input refused by the database: %s", exc.orig)
+        return JSONResponse(
+            {"detail": "the request holds characters or numbers that cannot be stored"},
+            status_code=422,
+        )
 
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> Response:

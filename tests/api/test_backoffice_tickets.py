@@ -100,3 +100,11 @@ def test_list_filters_by_state(api: str) -> None:
     assert all(t["state"] == "cancelled" for t in listed)
     unknown = httpx.get(f"{api}/api/backoffice/tickets/RP19990101-0001", headers=STAFF)
     assert unknown.status_code == 404
+
+
+def test_a_nul_byte_in_a_filter_is_a_clear_422(api: str) -> None:
+    """PostgreSQL cannot hold NUL in text: the caller hears so (422), not a server error."""
+    response = httpx.get(
+        f"{api}/api/backoffice/tickets", params={"store_id": "JX\x00HZ"}, headers=STAFF
+    )
+    assert response.status_code == 422
