@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 
 from bot import replies
 from bot.stack import Stack
 from tests.api.conftest import make_sim, sent_to, texts
+from tests.api.test_metrics import scrape, value
 from tests.api.test_wechat_conformance import post
 from tests.conversations.conftest import msg_id
 from tests.conversations.test_end_to_end import faq_answer
@@ -72,9 +72,7 @@ def test_one_users_messages_are_answered_in_order(rasa_stack: Stack) -> None:
 
 
 def _deferred_busy(url: str) -> float:
-    metrics = httpx.get(f"{url}/metrics").text
-    line = 'jiangxin_replies_deferred_total{channel="oa",why="busy"} '
-    return sum(float(row[len(line) :]) for row in metrics.splitlines() if row.startswith(line))
+    return value(scrape(url), "jiangxin_replies_deferred_total", channel="oa", why="busy")
 
 
 def test_a_swamped_rasa_is_not_waited_for(rasa_stack: Stack) -> None:
