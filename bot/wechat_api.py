@@ -34,6 +34,16 @@ DECISIONS = {
 }
 
 
+def _describe(exc: BaseException) -> str:
+    """The error and its root cause: httpx says "All connection attempts failed", the cause
+    below it says why (connection refused, no free local port, ...)."""
+    root = exc
+    while root.__cause__ is not None or root.__context__ is not None:
+        root = root.__cause__ or root.__context__  # type: ignore[assignment]
+    text = f"{type(exc).__name__}: {exc}"
+    return text if root is exc else f"{text} ({type(root).__name__}: {root})"
+
+
 class WeChatAPIError(Exception):
     """WeChat answered with an errcode, or could not be reached (errcode None)."""
 
@@ -90,7 +100,7 @@ class WeChatAPI:
             response.raise_for_status()
             data = response.json()
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise WeChatAPIError(None, f"{type(exc).__name__}: {exc}") from exc  # never sent
+            raise WeChatAPIError(None, _describe(exc)) from exc  # never sent
         except (httpx.HTTPError, ValueError) as exc:
             raise WeChatAPIError(
                 None, f"{type(exc).__name__}: {exc}", maybe_delivered=True

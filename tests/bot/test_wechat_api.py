@@ -107,3 +107,17 @@ def test_wrong_secret_and_slow_api_are_errors_not_hangs(sandbox: str) -> None:
     with pytest.raises(WeChatAPIError) as slow:
         _run(sandbox, lambda api: api.send_custom({"touser": "o-api-5", **TEXT}))
     assert slow.value.errcode is None and slow.value.decision == "retry"
+
+
+def test_an_unreachable_api_says_why() -> None:
+    async def go() -> WeChatAPIError:
+        async with httpx.AsyncClient() as http:
+            api = WeChatAPI("wx-a", "s", "http://127.0.0.1:9", get_store(), http)
+            with pytest.raises(WeChatAPIError) as err:
+                await api.code_to_session("any-code")
+            return err.value
+
+    err = asyncio.run(go())
+    assert err.errcode is None and not err.maybe_delivered and err.decision == "retry"
+    # httpx's "All connection attempts failed" alone hides the errno; the root cause names it.
+    assert "All connection attempts failed (ConnectionRefusedError: [Errno 111]" in err.errmsg
