@@ -44,15 +44,27 @@ def mask_mobiles(text: str) -> str:
     return MOBILE_IN_TEXT.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
 
 
+def _mask_record(record: logging.LogRecord) -> None:
+    """Mask the record's text argument by argument where that suffices: formatters that read
+    `record.args` themselves (uvicorn's access log unpacks five of them) keep working. A number
+    that only the formatting puts together is masked in the formatted message instead."""
+    if isinstance(record.args, tuple):
+        record.msg = mask_mobiles(str(record.msg))
+        record.args = tuple(mask_mobiles(a) if isinstance(a, str) else a for a in record.args)
+        message = record.getMessage()
+        if mask_mobiles(message) == message:
+            return
+    record.msg, record.args = mask_mobiles(record.getMessage()), None
+
+
 class MaskingFilter(logging.Filter):
     """Masks mainland mobile numbers in a log record's formatted message and exception text."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Rewrite the record in place; never drops it."""
         message = record.getMessage()
-        masked = mask_mobiles(message)
-        if masked != message:
-            record.msg, record.args = masked, None
+        if mask_mobiles(message) != message:
+            _mask_record(record)
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
