@@ -27,6 +27,7 @@ from api.backoffice import ticket_pages as backoffice_ticket_pages
 from api.backoffice import tickets as backoffice_tickets
 from api.backoffice import web as backoffice_web
 from api.deps import AppContext, Channel
+from bot import outbound
 from bot.delivery import DeliveryWorker
 from bot.normalize import normalize
 from bot.rasa_client import RasaClient
@@ -126,7 +127,6 @@ def _unionid_of(api: WeChatAPI) -> Callable[[str], Awaitable[str | None]]:
     return lookup
 
 
-HTTP_CONNECTIONS = 64
 UNIONID_LOOKUPS_AT_ONCE = 4
 
 
@@ -143,13 +143,7 @@ def create_app(settings: Settings | None = None, sandbox: SandboxState | None = 
         # Storage runs in worker threads; the default pool (cores + 4) queues callbacks under load.
         asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=32))
         await asyncio.to_thread(normalize, "預熱 warm-up")  # load OpenCC and jieba before traffic
-        # Rasa (TURNS_AT_ONCE per server) and the WeChat API: every connection is kept open
-        # (httpx keeps 20 by default and opened and closed one per call beyond that under load;
-        # many more make its pool's per-request scan of them costly).
-        limits = httpx.Limits(
-            max_connections=HTTP_CONNECTIONS, max_keepalive_connections=HTTP_CONNECTIONS
-        )
-        async with httpx.AsyncClient(limits=limits) as http:
+        async with outbound.client() as http:
             context = build_context(settings, http)
             app.state.context = context
             worker = (

@@ -123,6 +123,7 @@ def metric_figures(
         "messages_out_passive": total("jiangxin_messages_out_total", via="passive"),
         "messages_out_api": total("jiangxin_messages_out_total", via="custom"),
         "callbacks": total("jiangxin_callback_seconds_count"),
+        "callbacks_within_1_s": total("jiangxin_callback_seconds_bucket", le="1.0"),
         "callbacks_within_4_5_s": total("jiangxin_callback_seconds_bucket", le="4.5"),
         "deferred_busy": total("jiangxin_replies_deferred_total", why="busy"),
         "deferred_late": total("jiangxin_replies_deferred_total", why="late"),

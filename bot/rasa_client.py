@@ -74,8 +74,12 @@ class RasaClient:
 
     def expected_seconds(self, sender: str) -> float:
         """How long a turn asked now for `sender` should take, from the turns this process has
-        in flight on that server and the server's recent time per turn."""
+        in flight on that server and the server's recent time per turn; 0 when none is in
+        flight: with no queue there is nothing to predict (one slow turn after idling, Rasa's
+        first after a start, says nothing about the next), and the caller just waits."""
         load = self.load[self.url_for(sender)]
+        if load.in_flight == 0:
+            return 0.0
         return (load.in_flight + 1) * load.turn_seconds
 
     async def send(self, sender: str, text: str, metadata: dict[str, Any]) -> BotTurn:

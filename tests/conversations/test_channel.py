@@ -87,6 +87,7 @@ def test_a_swamped_rasa_is_not_waited_for(rasa_stack: Stack) -> None:
         before = _deferred_busy(url)
         for load in app.state.context.rasa.load.values():
             load.turn_seconds = 1000.0  # as if Rasa had fallen far behind
+            load.in_flight += 1  # with another customer's turn still queued
         assert sim.say("电池保修多久") == replies.HOLDING
         assert texts(sent_to(url, sim.openid, wait=60, count=1)) == [faq_answer("faq-017")]
         assert _deferred_busy(url) == before + 1
