@@ -13,6 +13,9 @@ from httpx_aiohttp import AiohttpTransport
 
 # Every connection is kept open: Rasa gets TURNS_AT_ONCE per server, the rest goes to WeChat.
 CONNECTIONS = 64
+# An idle connection is dropped before a server with uvicorn's default (5 s) drops it: a request
+# sent on a connection the server is closing fails as "may have arrived", and is not repeated.
+IDLE_SECONDS = 4.0
 
 
 class Transport(AiohttpTransport):
@@ -33,5 +36,9 @@ class Transport(AiohttpTransport):
 
 def client() -> httpx.AsyncClient:
     """A client for the calls of one event loop (open it inside the loop that uses it)."""
-    limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
+    limits = httpx.Limits(
+        max_connections=CONNECTIONS,
+        max_keepalive_connections=CONNECTIONS,
+        keepalive_expiry=IDLE_SECONDS,
+    )
     return httpx.AsyncClient(transport=Transport(limits=limits))
