@@ -40,7 +40,7 @@ SCALING = ((2, 1), (1, 2), (2, 2))  # (Rasa replicas, api workers); (1, 1) is th
 SCALING_LEVEL = 2.0
 RESULTS = ROOT / "bench" / "results"
 WARM_UP_SECONDS = 10.0
-DIRECT_SECONDS = 10.0
+DIRECT_SECONDS = 7.0
 # The bench's figures would be distorted by a per-user limit meant for abusers.
 APP_ENV = {
     "DATABASE_URL": DB_URL,
@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.e2e", description=__doc__)
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each load level")
     parser.add_argument(
-        "--scaling-seconds", type=float, default=15.0, help="length of each scaling run"
+        "--scaling-seconds", type=float, default=12.0, help="length of each scaling run"
     )
     parser.add_argument("--no-scaling", action="store_true", help="only 1 Rasa x 1 api worker")
     args = parser.parse_args(argv)
@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         say("baseline: Rasa's REST webhook directly, 1 server, then 2 ...")
         # One conversation at a time: the unqueued turn time, which sizes the load levels.
         results["rasa_unloaded"] = asyncio.run(direct_rasa(backend.rasa_urls[:1], scenario, 6, 1))
-        results["rasa_direct_2"] = _direct(backend, 2, scenario, 15, 16)
+        results["rasa_direct_2"] = _direct(backend, 2, scenario, 10, 16)
         # Rasa alone again after every main level: each level is compared with the mean of the
         # measurements just before and just after it (the machine's speed drifts in minutes).
         series = [_direct(backend, 1, scenario, DIRECT_SECONDS, 8)]
@@ -335,7 +335,7 @@ def fast_path(api: Stack, bare_port: int) -> dict[str, Any]:
     asyncio.run(load(bare, fast_path_bodies(200), 10))
     # Alternating rounds, so that other work on the machine weighs on both alike.
     rounds: dict[str, list[dict[str, Any]]] = {"bare_route": [], "callback_fast_path": []}
-    for _ in range(3):
+    for _ in range(2):
         for name, url in (("bare_route", bare), ("callback_fast_path", callback)):
             rounds[name].append(asyncio.run(load(url, fast_path_bodies(500), 20)))
     out: dict[str, Any] = {name: _combined(runs) for name, runs in rounds.items()}

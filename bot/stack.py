@@ -193,7 +193,7 @@ class Stack:
             for name, proc in self.processes.items():
                 if proc.poll() is not None:
                     raise RuntimeError(f"{name} exited with code {proc.returncode}")
-            if all(_ok(url) for url in checks.values()):
+            if all(http_ok(url) for url in checks.values()):
                 return time.monotonic() - started
             time.sleep(0.5)
         raise TimeoutError(f"not ready after {timeout:.0f} s: {checks}")
@@ -215,7 +215,8 @@ class Stack:
             self._metrics_dir = None
 
 
-def _ok(url: str) -> bool:
+def http_ok(url: str) -> bool:
+    """The URL answers 200 (a process is up and ready)."""
     try:
         return httpx.get(url, timeout=2).status_code == 200
     except httpx.HTTPError:
