@@ -50,6 +50,11 @@ async def measure(
     return 1000 * cpu / requests, requests / wall
 
 
+def _row(at_once: int, name: str, figures: tuple[float, float], ratio: str) -> None:
+    cpu, rate = figures
+    print(f"{at_once:7d}  {name:22s}  {cpu:14.2f}  {rate:10.0f}  {ratio}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.http_client", description=__doc__)
     parser.add_argument("--requests", type=int, default=2000)
@@ -72,12 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         for at_once in (1, 16, 64):
             plain = asyncio.run(measure(_httpx, url, args.requests, at_once))
             ours = asyncio.run(measure(outbound.client, url, args.requests, at_once))
-            for name, (cpu, rate) in (
-                ("httpx (httpcore pool)", plain),
-                ("outbound (aiohttp)", ours),
-            ):
-                ratio = f"{cpu / plain[0]:.2f}x" if name.startswith("outbound") else "baseline"
-                print(f"{at_once:7d}  {name:22s}  {cpu:14.2f}  {rate:10.0f}  {ratio}")
+            _row(at_once, "httpx (httpcore pool)", plain, "baseline")
+            _row(at_once, "outbound (aiohttp)", ours, f"{ours[0] / plain[0]:.2f}x")
     finally:
         server.terminate()
         server.wait()
