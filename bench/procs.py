@@ -11,14 +11,17 @@ TICK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def _stat(pid: int) -> tuple[int, float, int] | None:
-    """(parent pid, CPU seconds, RSS bytes) of a process, None when it is gone."""
+def _stat(pid: int) -> tuple[int, float, int, float] | None:
+    """(parent pid, CPU seconds, RSS bytes, CPU seconds of its reaped children) of a process,
+    None when it is gone."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     fields = raw[raw.rindex(")") + 2 :].split()
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK, int(fields[21]) * PAGE
+    cpu = (int(fields[11]) + int(fields[12])) / TICK
+    reaped = (int(fields[13]) + int(fields[14])) / TICK
+    return int(fields[1]), cpu, int(fields[21]) * PAGE, reaped
 
 
 def _tree(root: int) -> list[int]:
@@ -42,17 +45,20 @@ def _machine() -> tuple[float, float]:
 
 
 def _postgres() -> float:
-    """CPU seconds of every PostgreSQL process (the bench's and anyone else's)."""
+    """CPU seconds of every PostgreSQL process (the bench's and anyone else's), those that
+    ended included: a backend that exits is reaped by the postmaster, whose children's time
+    (cutime, cstime) then holds its CPU time."""
     spent = 0.0
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if not (entry / "cmdline").read_bytes().startswith(b"postgres"):
+                # The executable's name: the postmaster's command line is a path to it.
+                if (entry / "comm").read_bytes().strip() != b"postgres":
                     continue
             except OSError:
                 continue
             if (stat := _stat(int(entry.name))) is not None:
-                spent += stat[1]
+                spent += stat[1] + stat[3]
     return spent
 
 
