@@ -210,7 +210,7 @@ class ChannelRuntime:
             log.warning("no answer within %.1f s for %s: replying later", budget, push.openid)
             return await self._defer(task, push, stored, "late")
         if texts is None:
-            return await self._unavailable(stored, told=False)
+            return await self._unavailable(stored)
         return await self._deliver(stored.message, texts, passive_allowed=True)
 
     async def _defer(
@@ -218,24 +218,23 @@ class ChannelRuntime:
     ) -> str | None:
         """The answer goes through the customer-service API once Rasa gives it; on a channel
         with passive replies the customer hears at once that it is coming."""
-        self._keep(self._deliver_later(task, stored))
-        if not self.passive_replies:
+        holding = replies.HOLDING if self.passive_replies else None
+        self._keep(self._deliver_later(task, stored, holding))
+        if holding is None:
             return None
         REPLIES_DEFERRED.labels(self.channel, why).inc()
         # 'Typing…' while a late answer is prepared; not when Rasa is swamped (one call fewer).
         if self.typing is not None and why == "late":
             self._keep(self._show_typing(push.openid))
-        return await self._deliver(stored.message, [replies.HOLDING], True, answered=False)
+        return holding
 
-    async def _unavailable(self, stored: Stored, told: bool) -> str | None:
+    async def _unavailable(self, stored: Stored) -> str | None:
         """Rasa could not be reached. A fixed answer stands in for the bot's where the plan has
-        one (a photo kept, the nearest store); otherwise the customer, unless already `told`,
-        hears that the answer will come, and the message stays owed to them."""
+        one (a photo kept, the nearest store); otherwise the customer hears that the answer will
+        come, and the message stays owed to them."""
         said = stored.plan.unavailable
         if said:
-            return await self._deliver(stored.message, [said], passive_allowed=not told)
-        if told:
-            return None
+            return await self._deliver(stored.message, [said], passive_allowed=True)
         return await self._deliver(stored.message, [replies.BUSY], True, answered=False)
 
     async def answer_pending(
@@ -311,12 +310,26 @@ class ChannelRuntime:
         except Exception as exc:
             log.info("typing status not shown to %s: %s", openid, exc)
 
-    async def _deliver_later(self, task: asyncio.Task[list[str] | None], stored: Stored) -> None:
+    async def _deliver_later(
+        self, task: asyncio.Task[list[str] | None], stored: Stored, holding: str | None
+    ) -> None:
+        """Deliver the bot's replies once Rasa gives them. `holding` is the passive reply the
+        callback gave (the answer is coming): it is stored with them, in one transaction (under
+        overload most answers are deferred, and a transaction of its own cost each of them a
+        round of work on the database)."""
         texts = await task
-        if texts is None:  # the passive reply already said the answer is coming
-            await self._unavailable(stored, told=self.passive_replies)
-        else:
-            await self._deliver(stored.message, texts, passive_allowed=False)
+        if holding is None:  # nothing was said yet (a channel without passive replies)
+            if texts is None:
+                await self._unavailable(stored)
+            else:
+                await self._deliver(stored.message, texts, passive_allowed=False)
+            return
+        # Rasa could not be reached: the plan's fixed answer, if any; else the message stays
+        # owed to the customer, who was told that the answer is coming.
+        answered = texts is not None or bool(stored.plan.unavailable)
+        if texts is None:
+            texts = [stored.plan.unavailable] if stored.plan.unavailable else []
+        await self._deliver(stored.message, [holding, *texts], True, answered=answered)
 
     async def _deliver(
         self, message: Received, texts: list[str], passive_allowed: bool, answered: bool = True
