@@ -182,6 +182,7 @@ async def run_level(
     }
     figures["rss_mb"] = usage.rss_mb()
     figures["machine"] = usage.machine
+    figures["busiest_thread"] = usage.busiest
     return figures
 
 
@@ -354,6 +355,7 @@ def _direct(
     figures = asyncio.run(direct_rasa(backend.rasa_urls[:servers], scenario, seconds, senders))
     usage.stop()
     figures["machine"] = usage.machine
+    figures["busiest_thread"] = usage.busiest
     return figures
 
 

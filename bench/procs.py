@@ -1,4 +1,5 @@
-"""Memory (RSS) and CPU time of the bench's processes, each with its children, from /proc."""
+"""Memory (RSS) and CPU time of the bench's processes, each with its children, and how long
+each process's busiest thread ran or waited for a CPU, from /proc."""
 
 from __future__ import annotations
 
@@ -62,6 +63,24 @@ def _postgres() -> float:
     return spent
 
 
+def _schedstat(root: int) -> dict[int, tuple[int, int]]:
+    """(ns on a CPU, ns runnable but waiting for one) of every thread of `root` and its
+    children (/proc/PID/task/TID/schedstat)."""
+    out: dict[int, tuple[int, int]] = {}
+    for pid in _tree(root):
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                ran, waited, _ = Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()
+            except (OSError, ValueError):
+                continue
+            out[int(tid)] = (int(ran), int(waited))
+    return out
+
+
 def _totals(root: int) -> tuple[float, int]:
     cpu, rss = 0.0, 0
     for pid in _tree(root):
@@ -71,7 +90,11 @@ def _totals(root: int) -> tuple[float, int]:
 
 
 class Usage:
-    """CPU milliseconds spent between start() and stop(), and the largest RSS sampled."""
+    """CPU milliseconds spent between start() and stop(), and the largest RSS sampled.
+
+    `busiest` says, for each process, how much of that time its busiest thread (an event loop:
+    Rasa's, the api's) was on a CPU and how much it was ready to run but waiting for one: the
+    price of sharing the cores with the rest."""
 
     def __init__(self, roots: dict[str, int]) -> None:
         self.roots = roots
@@ -81,6 +104,9 @@ class Usage:
         self._machine = (0.0, 0.0)
         self._postgres = 0.0
         self.machine: dict[str, float] = {}
+        self._sched: dict[str, dict[int, tuple[int, int]]] = {}
+        self._started = 0.0
+        self.busiest: dict[str, dict[str, float]] = {}
 
     def sample(self) -> None:
         for name, pid in self.roots.items():
@@ -92,6 +118,8 @@ class Usage:
         self._self = time.process_time()
         self._machine = _machine()
         self._postgres = _postgres()
+        self._sched = {name: _schedstat(pid) for name, pid in self.roots.items()}
+        self._started = time.monotonic()
         self.sample()
 
     def stop(self) -> dict[str, float]:
@@ -100,6 +128,7 @@ class Usage:
         spent = {n: 1000 * (_totals(pid)[0] - self._cpu[n]) for n, pid in self.roots.items()}
         spent["load generator"] = 1000 * (time.process_time() - self._self)
         spent["postgres (all)"] = 1000 * (_postgres() - self._postgres)
+        self.busiest = self._busiest(time.monotonic() - self._started)
         busy, total = (now - then for now, then in zip(_machine(), self._machine, strict=True))
         ours = sum(spent.values()) / 1000
         self.machine = {
@@ -109,6 +138,22 @@ class Usage:
             else 0.0,
         }
         return spent
+
+    def _busiest(self, wall: float) -> dict[str, dict[str, float]]:
+        out = {}
+        for name, pid in self.roots.items():
+            before = self._sched.get(name, {})
+            spent = [
+                (ran - before.get(tid, (0, 0))[0], waited - before.get(tid, (0, 0))[1])
+                for tid, (ran, waited) in _schedstat(pid).items()
+            ]
+            if spent and wall > 0:
+                ran, waited = max(spent)
+                out[name] = {
+                    "on_cpu_percent": round(100 * ran / 1e9 / wall, 1),
+                    "waiting_for_cpu_percent": round(100 * waited / 1e9 / wall, 1),
+                }
+        return out
 
     def rss_mb(self) -> dict[str, float]:
         return {name: round(rss / 2**20, 1) for name, rss in self._peak.items()}

@@ -87,12 +87,29 @@ def table(results: dict[str, Any]) -> str:
         f"{others[-1]}); 2 servers {d2['per_second']} turns/s",
         f"bare FastAPI route {results['bare_route']['per_second']} req/s; callback fast path "
         f"{results['callback_fast_path']['per_second']} req/s = {results['fast_path_ratio']:.2f}x",
+        rasa_loop(results),
         "",
     ]
     lines += [
         f"[{'met' if ok else 'MISSED'}] {name}: {figure}" for name, figure, ok in targets(results)
     ]
     return "\n".join(lines)
+
+
+def rasa_loop(results: dict[str, Any]) -> str:
+    """How much of the time Rasa's event loop ran, and waited for a CPU, alone and in each main
+    level: what Rasa loses to the rest of the stack on the same cores."""
+
+    def pair(figures: dict[str, Any]) -> str:
+        thread = figures.get("busiest_thread", {}).get("rasa", {})
+        ran, waited = thread.get("on_cpu_percent", 0), thread.get("waiting_for_cpu_percent", 0)
+        return f"{ran:.0f}/{waited:.0f}"
+
+    levels = ", ".join(f"{r['level']}x {pair(r)}" for r in main_runs(results))
+    return (
+        "Rasa's event loop, % of the time on a CPU / waiting for one: directly "
+        f"{pair(results['rasa_direct_series'][0])}; end to end {levels}"
+    )
 
 
 def _markdown(results: dict[str, Any]) -> str:
