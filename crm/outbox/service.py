@@ -15,6 +15,8 @@ from crm.outbox.models import OutboxItem
 UNFINISHED = ("pending", "sending")
 MAX_ATTEMPTS = 8
 IDEMPOTENT_KINDS = {"template"}  # carry client_msg_id: WeChat drops a repeat
+# Items a delivery round claims at most.
+CLAIM_LIMIT = 20
 
 
 def enqueue(
@@ -52,7 +54,9 @@ def enqueue(
     return item
 
 
-def claim_due(session: Session, limit: int = 20, lease_seconds: int = 30) -> list[OutboxItem]:
+def claim_due(
+    session: Session, limit: int = CLAIM_LIMIT, lease_seconds: int = 30
+) -> list[OutboxItem]:
     """Due items, each the oldest unfinished one of its recipient, marked as being sent."""
     now = utcnow()
     earlier = aliased(OutboxItem)
