@@ -318,18 +318,14 @@ class ChannelRuntime:
         overload most answers are deferred, and a transaction of its own cost each of them a
         round of work on the database)."""
         texts = await task
-        if holding is None:  # nothing was said yet (a channel without passive replies)
-            if texts is None:
-                await self._unavailable(stored)
-            else:
-                await self._deliver(stored.message, texts, passive_allowed=False)
-            return
-        # Rasa could not be reached: the plan's fixed answer, if any; else the message stays
-        # owed to the customer, who was told that the answer is coming.
-        answered = texts is not None or bool(stored.plan.unavailable)
-        if texts is None:
-            texts = [stored.plan.unavailable] if stored.plan.unavailable else []
-        await self._deliver(stored.message, [holding, *texts], True, answered=answered)
+        if texts is not None:
+            said = [holding] if holding else []
+            await self._deliver(stored.message, [*said, *texts], passive_allowed=bool(holding))
+        elif holding is None:  # nothing was said yet (a channel without passive replies)
+            await self._unavailable(stored)
+        else:  # the customer was told the answer is coming: the plan's fixed one, or it stays owed
+            fixed = [stored.plan.unavailable] if stored.plan.unavailable else []
+            await self._deliver(stored.message, [holding, *fixed], True, answered=bool(fixed))
 
     async def _deliver(
         self, message: Received, texts: list[str], passive_allowed: bool, answered: bool = True

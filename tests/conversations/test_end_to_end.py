@@ -66,12 +66,13 @@ def test_slow_rasa_answers_through_customer_service_api(rasa_stack: Stack) -> No
         typing = sent_to(url, sim.openid, kind="typing")
         assert [t["command"] for t in typing] == ["Typing"]
     # The holding reply is kept in the transcript with the answer (stored together).
-    said = [(m.direction, m.delivery, m.status, m.content) for m in transcript(sim.openid)]
+    messages = transcript(sim.openid)
+    said = [(m.direction, m.delivery, m.status, m.content) for m in messages]
     assert said[-2:] == [
         ("out", "passive", "sent", replies.HOLDING),
         ("out", "custom", "sent", faq_answer("faq-017")),
     ]
-    assert transcript(sim.openid)[-3].status == "answered"
+    assert messages[-3].status == "answered"
 
 
 def test_rasa_down_gets_holding_reply_and_message_is_kept(rasa_stack: Stack) -> None:
