@@ -19,6 +19,19 @@ def test_retriever_finds_the_faq_of_a_paraphrase() -> None:
     assert retriever.rank("") == []
 
 
+def test_retriever_scores_are_rank_bm25s_own() -> None:
+    """The precomputed postings give exactly what BM25Okapi.get_scores walks every phrasing
+    for, a repeated word counted twice and an unknown one not at all."""
+    kb = load_knowledge_base(KB)
+    bank = question_bank({f.id: f.question for f in kb.faqs})
+    retriever = FaqRetriever(bank)
+    questions = [p for phrasings in bank.values() for p in phrasings][::25]
+    questions += ["电池电池保修多久", "量子纠缠", "的"]
+    for question in questions:
+        query = tokens(question)
+        assert retriever.scores(query).tolist() == retriever.bm25.get_scores(query).tolist()
+
+
 def test_tokens_mix_words_and_character_bigrams() -> None:
     out = tokens("电池保修多久")
     assert "保修" in out and "电池" in out and "修多" in out
