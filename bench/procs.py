@@ -25,11 +25,23 @@ def _stat(pid: int) -> tuple[int, float, int, float] | None:
     return int(fields[1]), cpu, int(fields[21]) * PAGE, reaped
 
 
-def _tree(root: int) -> list[int]:
-    children: dict[int, list[int]] = defaultdict(list)
+Table = dict[int, tuple[int, float, int, float]]
+
+
+def _table() -> Table:
+    """_stat of every process, read in one walk of /proc (a sample reads it once, not once for
+    each of the bench's processes: the walk is the bench's own CPU, taken from the stack's)."""
+    table = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and (stat := _stat(int(entry.name))) is not None:
-            children[stat[0]].append(int(entry.name))
+            table[int(entry.name)] = stat
+    return table
+
+
+def _tree(root: int, table: Table) -> list[int]:
+    children: dict[int, list[int]] = defaultdict(list)
+    for pid, stat in table.items():
+        children[stat[0]].append(pid)
     found, todo = [], [root]
     while todo:
         pid = todo.pop()
@@ -63,11 +75,11 @@ def _postgres() -> float:
     return spent
 
 
-def _schedstat(root: int) -> dict[int, tuple[int, int]]:
+def _schedstat(root: int, table: Table) -> dict[int, tuple[int, int]]:
     """(ns on a CPU, ns runnable but waiting for one) of every thread of `root` and its
     children (/proc/PID/task/TID/schedstat)."""
     out: dict[int, tuple[int, int]] = {}
-    for pid in _tree(root):
+    for pid in _tree(root, table):
         try:
             tids = os.listdir(f"/proc/{pid}/task")
         except OSError:
@@ -81,11 +93,11 @@ def _schedstat(root: int) -> dict[int, tuple[int, int]]:
     return out
 
 
-def _totals(root: int) -> tuple[float, int]:
+def _totals(root: int, table: Table) -> tuple[float, int]:
     cpu, rss = 0.0, 0
-    for pid in _tree(root):
-        if (stat := _stat(pid)) is not None:
-            cpu, rss = cpu + stat[1], rss + stat[2]
+    for pid in _tree(root, table):
+        if pid in table:  # gone: counts nothing
+            cpu, rss = cpu + table[pid][1], rss + table[pid][2]
     return cpu, rss
 
 
@@ -108,27 +120,30 @@ class Usage:
         self._started = 0.0
         self.busiest: dict[str, dict[str, float]] = {}
 
-    def sample(self) -> None:
+    def sample(self, table: Table | None = None) -> None:
+        table = table or _table()
         for name, pid in self.roots.items():
-            self._peak[name] = max(self._peak.get(name, 0), _totals(pid)[1])
+            self._peak[name] = max(self._peak.get(name, 0), _totals(pid, table)[1])
 
     def start(self) -> None:
         self._peak.clear()
-        self._cpu = {name: _totals(pid)[0] for name, pid in self.roots.items()}
+        table = _table()
+        self._cpu = {name: _totals(pid, table)[0] for name, pid in self.roots.items()}
         self._self = time.process_time()
         self._machine = _machine()
         self._postgres = _postgres()
-        self._sched = {name: _schedstat(pid) for name, pid in self.roots.items()}
+        self._sched = {name: _schedstat(pid, table) for name, pid in self.roots.items()}
         self._started = time.monotonic()
-        self.sample()
+        self.sample(table)
 
     def stop(self) -> dict[str, float]:
         """CPU ms per process (and the load generator's own) since start()."""
-        self.sample()
-        spent = {n: 1000 * (_totals(pid)[0] - self._cpu[n]) for n, pid in self.roots.items()}
+        table = _table()
+        self.sample(table)
+        spent = {n: 1000 * (_totals(pid, table)[0] - self._cpu[n]) for n, pid in self.roots.items()}
         spent["load generator"] = 1000 * (time.process_time() - self._self)
         spent["postgres (all)"] = 1000 * (_postgres() - self._postgres)
-        self.busiest = self._busiest(time.monotonic() - self._started)
+        self.busiest = self._busiest(time.monotonic() - self._started, table)
         busy, total = (now - then for now, then in zip(_machine(), self._machine, strict=True))
         ours = sum(spent.values()) / 1000
         self.machine = {
@@ -139,13 +154,13 @@ class Usage:
         }
         return spent
 
-    def _busiest(self, wall: float) -> dict[str, dict[str, float]]:
+    def _busiest(self, wall: float, table: Table) -> dict[str, dict[str, float]]:
         out = {}
         for name, pid in self.roots.items():
             before = self._sched.get(name, {})
             spent = [
                 (ran - before.get(tid, (0, 0))[0], waited - before.get(tid, (0, 0))[1])
-                for tid, (ran, waited) in _schedstat(pid).items()
+                for tid, (ran, waited) in _schedstat(pid, table).items()
             ]
             if spent and wall > 0:
                 ran, waited = max(spent)
