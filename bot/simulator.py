@@ -106,9 +106,12 @@ class WeChatSimulator:
 
     def open_reply(self, response: httpx.Response) -> str | None:
         """The text of a passive reply (decrypted in safe mode), or None for `success`."""
-        body = response.text
-        if response.status_code != 200:
-            raise RuntimeError(f"callback answered {response.status_code}: {body}")
+        return self.reply_text(response.status_code, response.text)
+
+    def reply_text(self, status: int, body: str) -> str | None:
+        """open_reply of a response read by any HTTP client: its status and body."""
+        if status != 200:
+            raise RuntimeError(f"callback answered {status}: {body}")
         if body in ("", "success"):
             return None
         if self.safe_mode:
