@@ -55,10 +55,10 @@ class FaqRetriever:
     """Ranks FAQs for a question by their best-matching phrasing.
 
     rank_bm25 fits the model (idf with its floor, document lengths); its `get_scores` then walks
-    every phrasing in Python for each word of the question (about 2 ms a question here, in the
-    action server's turn). The same terms are kept here per word instead, computed once: the
-    phrasings holding it and what it adds to their score, so a question costs one small numpy
-    addition per word, with the same scores."""
+    every phrasing in Python for each word of the question: 8 ms a question on the bench's
+    machine, in the action server's turn, for 2,149 phrasings. The same terms are kept here per
+    word instead, computed once: the phrasings holding it and what it adds to their score, so a
+    question costs one small numpy addition per word, with the same scores."""
 
     def __init__(self, bank: dict[str, list[str]]) -> None:
         self.owner: list[str] = []
@@ -84,10 +84,12 @@ class FaqRetriever:
         query = tokens(text)
         if not query:
             return []
+        scores = self.scores(query)
         best: dict[str, float] = {}
-        for owner, score in zip(self.owner, self.scores(query), strict=True):
+        for index in np.flatnonzero(scores > 0):  # in order: ties keep their order
+            owner, score = self.owner[index], float(scores[index])
             if score > best.get(owner, 0.0):
-                best[owner] = float(score)
+                best[owner] = score
         return sorted(best.items(), key=lambda item: -item[1])[:top]
 
 
