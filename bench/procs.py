@@ -12,9 +12,9 @@ TICK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def _stat(pid: int) -> tuple[int, float, int, float] | None:
-    """(parent pid, CPU seconds, RSS bytes, CPU seconds of its reaped children) of a process,
-    None when it is gone."""
+def _stat(pid: int) -> tuple[int, float, int, float, str] | None:
+    """(parent pid, CPU seconds, RSS bytes, CPU seconds of its reaped children, executable
+    name) of a process, None when it is gone."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
@@ -22,10 +22,11 @@ def _stat(pid: int) -> tuple[int, float, int, float] | None:
     fields = raw[raw.rindex(")") + 2 :].split()
     cpu = (int(fields[11]) + int(fields[12])) / TICK
     reaped = (int(fields[13]) + int(fields[14])) / TICK
-    return int(fields[1]), cpu, int(fields[21]) * PAGE, reaped
+    name = raw[raw.index("(") + 1 : raw.rindex(")")]
+    return int(fields[1]), cpu, int(fields[21]) * PAGE, reaped, name
 
 
-Table = dict[int, tuple[int, float, int, float]]
+Table = dict[int, tuple[int, float, int, float, str]]
 
 
 def _table() -> Table:
@@ -57,22 +58,12 @@ def _machine() -> tuple[float, float]:
     return (sum(ticks) - idle) / TICK, sum(ticks) / TICK
 
 
-def _postgres() -> float:
+def _postgres(table: Table) -> float:
     """CPU seconds of every PostgreSQL process (the bench's and anyone else's), those that
     ended included: a backend that exits is reaped by the postmaster, whose children's time
-    (cutime, cstime) then holds its CPU time."""
-    spent = 0.0
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                # The executable's name: the postmaster's command line is a path to it.
-                if (entry / "comm").read_bytes().strip() != b"postgres":
-                    continue
-            except OSError:
-                continue
-            if (stat := _stat(int(entry.name))) is not None:
-                spent += stat[1] + stat[3]
-    return spent
+    (cutime, cstime) then holds its CPU time. Found by the executable's name (the postmaster's
+    command line is a path to it)."""
+    return sum(stat[1] + stat[3] for stat in table.values() if stat[4] == "postgres")
 
 
 def _schedstat(root: int, table: Table) -> dict[int, tuple[int, int]]:
@@ -131,7 +122,7 @@ class Usage:
         self._cpu = {name: _totals(pid, table)[0] for name, pid in self.roots.items()}
         self._self = time.process_time()
         self._machine = _machine()
-        self._postgres = _postgres()
+        self._postgres = _postgres(table)
         self._sched = {name: _schedstat(pid, table) for name, pid in self.roots.items()}
         self._started = time.monotonic()
         self.sample(table)
@@ -142,7 +133,7 @@ class Usage:
         self.sample(table)
         spent = {n: 1000 * (_totals(pid, table)[0] - self._cpu[n]) for n, pid in self.roots.items()}
         spent["load generator"] = 1000 * (time.process_time() - self._self)
-        spent["postgres (all)"] = 1000 * (_postgres() - self._postgres)
+        spent["postgres (all)"] = 1000 * (_postgres(table) - self._postgres)
         self.busiest = self._busiest(time.monotonic() - self._started, table)
         busy, total = (now - then for now, then in zip(_machine(), self._machine, strict=True))
         ours = sum(spent.values()) / 1000
