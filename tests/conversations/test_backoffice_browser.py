@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import select
 
+from bot import replies
 from crm.conversations.service import conversation_of
 from crm.db import session_scope
 from crm.handoff.models import Handoff
@@ -106,7 +107,13 @@ def test_agent_takes_replies_and_resolves_in_the_browser(browser: Browser, api_u
     expect(agent.locator("h1")).to_have_text("会话队列")
     expect(agent.locator(f"tr.queue-item[data-handoff='{handoff_id}']")).to_have_count(0)
     shot(agent, "5-resolved")
-    assert customer.say("电池保修多久") == faq_answer("faq-017")
+    # The bot answers again. Its first turn after the handoff (Rasa's tracker resumed, then the
+    # turn) may outlast the passive budget on a slow machine: then the answer comes through the
+    # customer-service API after the holding reply, as in test_faults' `answer`.
+    reply = customer.say("电池保修多久")
+    if reply == replies.HOLDING:
+        [reply] = texts(sent_to(api_url, customer.openid, wait=60, count=3))[2:]
+    assert reply == faq_answer("faq-017")
 
 
 def test_stale_tab_cannot_take_a_conversation_already_taken(browser: Browser, api_url: str) -> None:
